@@ -1,0 +1,60 @@
+"""Council configuration: one readable TOML file per council (and per monthly run).
+
+A config names the council, where its files are, the suppression threshold, and each
+report's settings (caseload targets, cost tables, scenarios). Notebooks receive only the
+path to the config, so a council adds its own config without editing any notebook.
+
+Relative paths in the ``[data]`` table are resolved against the folder that holds the
+config file's *project root* (the config's parent folder when the config sits in
+``configs/``), so the same config works from the repo root, from ``notebooks/`` and
+from papermill's working directory.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+REQUIRED_SECTIONS = ("council", "data", "publish")
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used: the message names the file and the key."""
+
+
+def project_root_for(config_path: Path) -> Path:
+    """The folder that relative data paths in a config are resolved against."""
+    config_path = config_path.resolve()
+    return config_path.parent.parent if config_path.parent.name == "configs" else config_path.parent
+
+
+def load_config(config_path: str | Path) -> dict[str, Any]:
+    """Read a council config (TOML) and resolve its data paths.
+
+    Returns the parsed TOML as a dict, with ``_path`` (the config file), ``_root`` (the
+    folder relative paths are resolved against) and every string in ``[data]`` turned
+    into an absolute :class:`~pathlib.Path`.
+    """
+    path = Path(config_path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        cfg = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    for section in REQUIRED_SECTIONS:
+        if section not in cfg:
+            raise ConfigError(f"{path}: missing required section [{section}]")
+    for key in ("la_code", "la_name"):
+        if key not in cfg["council"]:
+            raise ConfigError(f"{path}: missing required key council.{key}")
+    root = project_root_for(path)
+    cfg["_path"] = path.resolve()
+    cfg["_root"] = root
+    cfg["data"] = {k: (root / v).resolve() if isinstance(v, str) else v for k, v in cfg["data"].items()}
+    threshold = cfg["publish"].get("suppression_threshold", 5)
+    if not isinstance(threshold, int) or threshold < 1:
+        raise ConfigError(f"{path}: publish.suppression_threshold must be a whole number of at least 1, got {threshold!r}")
+    cfg["publish"]["suppression_threshold"] = threshold
+    return cfg
