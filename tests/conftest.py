@@ -1,0 +1,52 @@
+"""Shared fixtures: demo data generated once per test session, and paths to shared open data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+SHARED_SPECS = REPO_ROOT.parent / "shared" / "specs"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not beside the repository")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def cin_schema_path() -> Path:
+    path = SHARED_SPECS / "CIN_schema_2024.xsd"
+    if not path.is_file():
+        pytest.skip("../shared/specs/CIN_schema_2024.xsd is not beside the repository")
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory) -> Path:
+    """Demo council data (seed 1, scale 1, normal faults), generated once per session."""
+    from helpers.demo import generate
+
+    out = tmp_path_factory.mktemp("demo")
+    return generate(out, seed=1, years=5, scale=1.0, faults="normal")
+
+
+@pytest.fixture(scope="session")
+def demo_config(demo_dir, tmp_path_factory) -> Path:
+    """A copy of configs/demo.toml whose [data] paths point at the session's demo data."""
+    text = (REPO_ROOT / "configs" / "demo.toml").read_text(encoding="utf-8")
+    text = text.replace('"data/demo/', f'"{demo_dir.as_posix()}/')
+    cfg_dir = tmp_path_factory.mktemp("config") / "configs"
+    cfg_dir.mkdir()
+    path = cfg_dir / "demo.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
