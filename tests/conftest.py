@@ -45,6 +45,8 @@ def demo_config(demo_dir, tmp_path_factory) -> Path:
     """A copy of configs/demo.toml whose [data] paths point at the session's demo data."""
     text = (REPO_ROOT / "configs" / "demo.toml").read_text(encoding="utf-8")
     text = text.replace('"data/demo/', f'"{demo_dir.as_posix()}/')
+    # paths relative to the project root (e.g. "../shared/data/...") must survive the move
+    text = text.replace('"../', f'"{REPO_ROOT.parent.as_posix()}/')
     cfg_dir = tmp_path_factory.mktemp("config") / "configs"
     cfg_dir.mkdir()
     path = cfg_dir / "demo.toml"

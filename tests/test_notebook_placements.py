@@ -1,0 +1,48 @@
+"""The placement sufficiency notebook runs end to end on the demo data under papermill and publishes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK = REPO / "notebooks" / "placement_sufficiency.ipynb"
+
+
+@pytest.mark.slow
+def test_notebook_publishes_summary(demo_config, shared_data, tmp_path):
+    papermill = pytest.importorskip("papermill")
+    # The demo config names the DfE tables relative to the repository; point the copy at the shared data.
+    cfg = tmp_path / "configs" / "demo.toml"
+    cfg.parent.mkdir()
+    cfg.write_text(demo_config.read_text(encoding="utf-8").replace('"../shared/data/', f'"{shared_data.as_posix()}/'), encoding="utf-8")
+    out = tmp_path / "out"
+    papermill.execute_notebook(str(NOTEBOOK), str(tmp_path / "executed.ipynb"), cwd=str(REPO / "notebooks"),
+                               parameters={"config_path": str(cfg), "output_dir": str(out), "n_draws": 50},
+                               kernel_name="python3", progress_bar=False)
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    for key in ("title", "period_start", "period_end", "data_as_at", "cla_at_period_end", "pct_outside_boundary",
+                "pct_over_20_miles", "pct_in_house", "annual_cost", "backtest_error", "scenario_savings",
+                *[f"forecast_{y}y{s_}" for y in (1, 3, 5) for s_ in ("", "_lower", "_upper")]):
+        assert key in s, key
+    assert s["period_end"] == s["data_as_at"] == "2026-10-31"
+    # demo council: a few hundred children; shares are percentages; ranges bracket the forecasts
+    assert 100 <= s["cla_at_period_end"] <= 2000
+    for pct in ("pct_outside_boundary", "pct_over_20_miles", "pct_in_house"):
+        assert 0 < s[pct] < 100
+    assert s["pct_over_20_miles"] < s["pct_outside_boundary"] + 20
+    for y in (1, 3, 5):
+        assert s[f"forecast_{y}y_lower"] <= s[f"forecast_{y}y"] <= s[f"forecast_{y}y_upper"]
+        assert 0.5 * s["cla_at_period_end"] < s[f"forecast_{y}y"] < 2 * s["cla_at_period_end"]
+    assert s["forecast_5y_upper"] - s["forecast_5y_lower"] > s["forecast_1y_upper"] - s["forecast_1y_lower"]
+    assert 0 <= s["backtest_error"] < 15          # stated bound for the demo council's one-year back-test
+    assert s["annual_cost"] > 1e6
+    assert len(s["scenario_savings"]) == 4
+    # published tables hold no child identifiers or full postcodes
+    for csv in (out / "tables").glob("*.csv"):
+        text = csv.read_text(encoding="utf-8")
+        assert "child_id" not in text and "pl_post" not in text and "home_post" not in text, csv.name
+    assert (out / "tables" / "scenario_savings.csv").is_file() and (out / "tables" / "backtest.csv").is_file()
+    assert (out / "attribution.json").is_file()
