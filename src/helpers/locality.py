@@ -1,0 +1,832 @@
+"""Locality team sizing: demand by ward, a deprivation model, posts, and contiguous balanced localities.
+
+The chain, each step a function taking data frames and plain values:
+
+1. :func:`assign_area` / :func:`demand_by_ward` - referrals, open children-in-need (CIN) cases,
+   child protection (CP) plans and looked-after children by ward, per year ending 31 March.
+2. :func:`fit_demand_model`, :func:`shrink_counts`, :func:`model_ward_demand` - expected demand
+   per ward from a count regression on deprivation with a child-population offset; small
+   wards' noisy counts are pulled towards the model (gamma-Poisson empirical Bayes), then
+   projected forward with a growth rate.
+3. :func:`staffing_fte` - from projected cases to full-time-equivalent (FTE) posts by role.
+4. :func:`partition_localities` - group building blocks (wards or LSOAs) into contiguous
+   localities with balanced workload (spopt region-k-means start, then a seeded
+   balance-improving swap search on the contiguity graph), with :func:`contiguity_check`,
+   :func:`balance_metrics`, :func:`polsby_popper` and the :func:`strip_baseline` to compare.
+
+Definitions
+-----------
+- **Open case** at a date: a child with a CIN episode (referral date on or before the date,
+  closure after it or blank) or a looked-after episode (DECOM on or before the date, DEC after
+  it or blank). Each child counts once. CIN episodes include children on CP plans.
+- **Workload** of a building block: its projected open cases (statutory caseload). Every role's
+  FTE is proportional to it, so balancing cases balances every role.
+- **Workload ratio**: largest locality workload / smallest. **CV**: standard deviation /
+  mean of locality workloads. **Workload index**: locality workload / mean locality workload.
+- **Polsby-Popper compactness**: 4 pi area / perimeter^2 in EPSG:27700 (1 = a circle).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+# ---------------------------------------------------------------------------
+# 1. Demand by ward
+# ---------------------------------------------------------------------------
+
+
+def assign_area(events: pd.DataFrame, addresses: pd.DataFrame, date_col: str) -> pd.DataFrame:
+    """Attach the ward and LSOA of the address in force on each event's date.
+
+    Inputs: ``events`` with ``child_id`` and ``date_col``; ``addresses`` as returned by
+    ``helpers.case_extracts.read_address_extract`` (``child_id, ward_code, lsoa_code,
+    start_date, end_date``; end blank = current).
+    Rule: the address whose period contains the date (latest start wins); else the child's
+    address nearest in time to the date; else ``ward_code``/``lsoa_code`` are NaN.
+    Output: ``events`` (same rows, same order) plus ``ward_code, lsoa_code``.
+    """
+    ev = events.reset_index(drop=True).copy()
+    ev["_row"] = np.arange(len(ev))
+    addr = addresses[["child_id", "ward_code", "lsoa_code", "start_date", "end_date"]]
+    m = ev[["_row", "child_id", date_col]].merge(addr, on="child_id", how="inner")
+    d = m[date_col]
+    before = (m["start_date"] - d).dt.days.clip(lower=0).fillna(0)
+    after = (d - m["end_date"]).dt.days.clip(lower=0).fillna(0)
+    m["_gap"] = before + after                         # 0 when the address was in force
+    m["_start"] = m["start_date"].fillna(pd.Timestamp.min)
+    m = m.sort_values(["_row", "_gap", "_start"], ascending=[True, True, False], kind="mergesort")
+    best = m.drop_duplicates("_row").set_index("_row")
+    for col in ("ward_code", "lsoa_code"):
+        ev[col] = ev["_row"].map(best[col])
+    return ev.drop(columns="_row")
+
+
+def _open_at(start: pd.Series, end: pd.Series, when: pd.Timestamp) -> pd.Series:
+    return (start <= when) & (end.isna() | (end > when))
+
+
+def demand_by_ward(referrals: pd.DataFrame, cp_plans: pd.DataFrame, episodes: pd.DataFrame,
+                   addresses: pd.DataFrame, year_ends: Sequence[pd.Timestamp | str],
+                   area_col: str = "ward_code") -> pd.DataFrame:
+    """Demand counts by area and year, tidy.
+
+    Inputs: CIN ``referrals`` (``child_id, referral_date, closure_date``), ``cp_plans``
+    (``child_id, cpp_start, cpp_end``), 903 ``episodes`` (``child_id, decom, dec``),
+    ``addresses`` (see :func:`assign_area`), the year-end dates to count at (usually
+    31 March of each collection year), and ``area_col`` (``"ward_code"`` or ``"lsoa_code"``).
+
+    Output: ``area_col, year_end, measure, count`` with measures
+    ``referrals`` (referral dates in the 12 months ending on ``year_end``),
+    ``open_cin`` (CIN episodes open at ``year_end``), ``cp_plans`` (CP plans open),
+    ``looked_after`` (children with a 903 episode open) and ``open_cases`` (children with an
+    open CIN or looked-after episode; each child once). The area is the child's address on the
+    referral date (referrals) or on ``year_end`` (the rest); rows whose area is unknown are kept
+    with area NaN so that they can be reported.
+    """
+    year_ends = [pd.Timestamp(y) for y in year_ends]
+    parts = []
+    for ye in year_ends:
+        ref = referrals[(referrals["referral_date"] > ye - pd.DateOffset(years=1)) & (referrals["referral_date"] <= ye)]
+        ref = assign_area(ref[["child_id", "referral_date"]], addresses, "referral_date")
+        parts.append(ref.assign(year_end=ye, measure="referrals")[["child_id", area_col, "year_end", "measure"]])
+        snap = []
+        cin = referrals[_open_at(referrals["referral_date"], referrals["closure_date"], ye)][["child_id"]]
+        snap.append(cin.assign(measure="open_cin"))
+        cp = cp_plans[_open_at(cp_plans["cpp_start"], cp_plans["cpp_end"], ye)][["child_id"]]
+        snap.append(cp.assign(measure="cp_plans"))
+        la = episodes[_open_at(episodes["decom"], episodes["dec"], ye)][["child_id"]].drop_duplicates()
+        snap.append(la.assign(measure="looked_after"))
+        both = pd.concat([cin, la]).drop_duplicates()
+        snap.append(both.assign(measure="open_cases"))
+        snap = pd.concat(snap, ignore_index=True).assign(year_end=ye)
+        snap = assign_area(snap, addresses, "year_end")
+        parts.append(snap[["child_id", area_col, "year_end", "measure"]])
+    allrows = pd.concat(parts, ignore_index=True)
+    out = (allrows.groupby([area_col, "year_end", "measure"], dropna=False).size()
+           .rename("count").reset_index())
+    return out
+
+
+# ---------------------------------------------------------------------------
+# 2. Demand model, shrinkage and projection
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class DemandModel:
+    """A fitted count regression: log E[count] = log(exposure) + b0 + sum(b_j x_j).
+
+    ``params`` (index ``const`` and the covariate names), ``alpha`` the negative-binomial
+    dispersion (variance = mu + alpha mu^2; the moment estimate when the family is Poisson),
+    ``family`` and ``covariates``.
+    """
+
+    params: pd.Series
+    alpha: float
+    family: str
+    covariates: list[str]
+    exposure_col: str
+    conf_int: pd.DataFrame = field(repr=False, default=None)
+
+    def expected(self, frame: pd.DataFrame) -> pd.Series:
+        """Expected count for each row of ``frame`` (needs the covariates and the exposure)."""
+        eta = self.params["const"] + sum(self.params[c] * frame[c].astype(float) for c in self.covariates)
+        return np.exp(eta) * frame[self.exposure_col].astype(float)
+
+
+def estimate_dispersion(observed: pd.Series | np.ndarray, expected: pd.Series | np.ndarray) -> float:
+    """Moment estimate of the negative-binomial dispersion alpha (Var = mu + alpha mu^2).
+
+    ``alpha = max(0, sum((y - mu)^2 - y) / sum(mu^2))``. 0 means no variation beyond Poisson.
+    """
+    y = np.asarray(observed, dtype=float)
+    mu = np.asarray(expected, dtype=float)
+    return float(max(0.0, np.sum((y - mu) ** 2 - y) / np.sum(mu ** 2)))
+
+
+def fit_demand_model(frame: pd.DataFrame, count_col: str, exposure_col: str,
+                     covariates: Sequence[str] = ("idaci_percentile",), family: str = "negbin") -> DemandModel:
+    """Fit a count regression of demand on deprivation with a log-exposure offset (statsmodels GLM).
+
+    Inputs: one row per area with ``count_col`` (a count), ``exposure_col`` (e.g. children
+    aged 0-17 x years observed; rows with exposure 0 are dropped) and the covariates.
+    ``family``: ``"poisson"`` or ``"negbin"`` (negative binomial with alpha estimated by moments
+    from a Poisson fit, then the GLM refitted with that alpha).
+    Output: a :class:`DemandModel`.
+    """
+    import statsmodels.api as sm
+
+    data = frame[frame[exposure_col] > 0].dropna(subset=[count_col, *covariates])
+    X = sm.add_constant(data[list(covariates)].astype(float), has_constant="add")
+    y = data[count_col].astype(float)
+    offset = np.log(data[exposure_col].astype(float))
+    pois = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit()
+    alpha = estimate_dispersion(y, pois.fittedvalues)
+    result = pois
+    if family == "negbin" and alpha > 1e-8:
+        result = sm.GLM(y, X, family=sm.families.NegativeBinomial(alpha=alpha), offset=offset).fit()
+        alpha = estimate_dispersion(y, result.fittedvalues)
+    elif family not in ("poisson", "negbin"):
+        raise ValueError(f"family must be 'poisson' or 'negbin', got {family!r}")
+    return DemandModel(params=result.params, alpha=alpha, family=family, covariates=list(covariates),
+                       exposure_col=exposure_col, conf_int=result.conf_int())
+
+
+def shrink_counts(observed: pd.Series | np.ndarray, expected: pd.Series | np.ndarray, alpha: float) -> np.ndarray:
+    """Gamma-Poisson empirical-Bayes estimate of each area's underlying count.
+
+    Rule: an area's relative risk is Gamma with mean 1 and variance ``alpha`` around the model's
+    expected count ``mu``; with ``k = 1 / alpha`` the posterior mean count is
+    ``mu * (y + k) / (mu + k)`` = ``w y + (1 - w) mu`` with ``w = mu / (mu + k)``. Small areas
+    (small ``mu``) lean on the model; large areas keep their own count. ``alpha = 0`` gives the
+    model value.
+    """
+    y = np.asarray(observed, dtype=float)
+    mu = np.asarray(expected, dtype=float)
+    if alpha <= 0:
+        return mu.copy()
+    k = 1.0 / alpha
+    return mu * (y + k) / (mu + k)
+
+
+def model_ward_demand(counts: pd.DataFrame, areas: pd.DataFrame, *, area_col: str = "ward_code",
+                      measure: str = "open_cases", covariates: Sequence[str] = ("idaci_percentile",),
+                      family: str = "negbin", growth_rate: float = 0.0, years_ahead: float = 1.0,
+                      population_col: str = "children_0_17") -> tuple[pd.DataFrame, DemandModel]:
+    """Observed, modelled, shrunk and projected demand per area.
+
+    Inputs: ``counts`` from :func:`demand_by_ward`; ``areas`` one row per area with
+    ``area_col``, ``population_col`` and the covariates (e.g. from
+    ``helpers.geography.ward_profile``); the ``measure`` to model; ``growth_rate`` a yearly
+    proportional change (0.03 = 3% a year) applied for ``years_ahead`` years.
+    Method: counts are summed over the years supplied (exposure = children x number of years),
+    the model is fitted on the totals, the totals are shrunk (:func:`shrink_counts`) and divided
+    by the number of years.
+    Output ``(table, model)``; ``table`` has one row per area: ``area_col, observed``
+    (mean per year), ``expected`` (model, per year), ``shrunk`` (per year), ``projected``
+    (``shrunk x (1 + growth_rate) ^ years_ahead``), ``observed_total, n_years``.
+    """
+    sub = counts[(counts["measure"] == measure) & counts[area_col].notna()]
+    n_years = max(int(counts["year_end"].nunique()), 1)
+    totals = sub.groupby(area_col)["count"].sum()
+    table = areas[[area_col, population_col, *covariates]].copy()
+    table["observed_total"] = table[area_col].map(totals).fillna(0).astype(float)
+    table["exposure"] = table[population_col].astype(float) * n_years
+    model = fit_demand_model(table, "observed_total", "exposure", covariates, family)
+    expected_total = model.expected(table)
+    shrunk_total = shrink_counts(table["observed_total"], expected_total, model.alpha)
+    table["n_years"] = n_years
+    table["observed"] = table["observed_total"] / n_years
+    table["expected"] = expected_total / n_years
+    table["shrunk"] = shrunk_total / n_years
+    table["projected"] = table["shrunk"] * (1.0 + growth_rate) ** years_ahead
+    return table[[area_col, "observed", "expected", "shrunk", "projected", "observed_total", "n_years"]], model
+
+
+# ---------------------------------------------------------------------------
+# 3. From cases to posts
+# ---------------------------------------------------------------------------
+
+#: Documented defaults; every value is a council decision and is set in the config's [locality] table.
+STAFFING_DEFAULTS: dict[str, float] = {
+    "sw_caseload": 15.0,                  # cases per FTE social worker (DfE average 15.4 in 2024: a reference, not a standard)
+    "fsw_caseload": 12.0,                 # early-help cases per FTE family support worker (assumption)
+    "early_help_per_statutory": 0.5,      # early-help cases per statutory case (assumption)
+    "workers_per_team_manager": 8.0,      # practitioners (SW + FSW) per team manager
+    "sw_per_senior_practitioner": 6.0,    # social workers per senior practitioner
+    "vacancy_allowance": 0.10,            # extra establishment to cover vacancies and absence (10%)
+}
+
+FTE_ROLES = ["fte_social_workers", "fte_family_support_workers", "fte_senior_practitioners", "fte_team_managers"]
+
+
+def staffing_fte(cases: pd.DataFrame, cases_col: str = "projected_cases", **params: float) -> pd.DataFrame:
+    """FTE and whole posts by role from statutory caseload.
+
+    Inputs: ``cases`` one row per locality with ``cases_col`` (projected open statutory cases);
+    keyword parameters overriding :data:`STAFFING_DEFAULTS`.
+    Arithmetic, with S statutory cases and v the vacancy allowance:
+    early-help cases E = S x early_help_per_statutory; social workers SW = S / sw_caseload;
+    family support workers FSW = E / fsw_caseload; senior practitioners SP = SW /
+    sw_per_senior_practitioner; team managers TM = (SW + FSW) / workers_per_team_manager; every
+    role is then multiplied by (1 + v). Whole posts round each role up per locality.
+    Output: ``cases`` plus ``early_help_cases``, the four ``fte_*`` columns, ``fte_total`` and
+    ``posts_*`` (whole posts) for each role.
+    """
+    unknown = set(params) - set(STAFFING_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown staffing parameters: {sorted(unknown)}")
+    p = {**STAFFING_DEFAULTS, **params}
+    for key in ("sw_caseload", "fsw_caseload", "workers_per_team_manager", "sw_per_senior_practitioner"):
+        if p[key] <= 0:
+            raise ValueError(f"{key} must be positive, got {p[key]}")
+    out = cases.copy()
+    s = out[cases_col].astype(float)
+    uplift = 1.0 + p["vacancy_allowance"]
+    out["early_help_cases"] = s * p["early_help_per_statutory"]
+    sw = s / p["sw_caseload"]
+    fsw = out["early_help_cases"] / p["fsw_caseload"]
+    out["fte_social_workers"] = sw * uplift
+    out["fte_family_support_workers"] = fsw * uplift
+    out["fte_senior_practitioners"] = sw / p["sw_per_senior_practitioner"] * uplift
+    out["fte_team_managers"] = (sw + fsw) / p["workers_per_team_manager"] * uplift
+    out["fte_total"] = out[FTE_ROLES].sum(axis=1)
+    for role in FTE_ROLES:
+        # 1e-9 guards 3.0000000001 from floating point becoming 4 posts
+        out[role.replace("fte_", "posts_")] = np.ceil(out[role] - 1e-9).clip(lower=0).astype(int)
+    return out
+
+
+def fte_by_caseload_target(total_cases: float, sw_caseloads: Iterable[float], **params: float) -> pd.DataFrame:
+    """Total FTE by role for a range of social-worker caseload targets (other parameters fixed).
+
+    Output: ``sw_caseload`` plus the ``fte_*`` columns and ``fte_total`` of :func:`staffing_fte`.
+    """
+    params = {k: v for k, v in params.items() if k != "sw_caseload"}
+    rows = [staffing_fte(pd.DataFrame({"projected_cases": [total_cases]}), sw_caseload=float(t), **params)
+            .assign(sw_caseload=float(t)) for t in sw_caseloads]
+    return pd.concat(rows, ignore_index=True)[["sw_caseload", *FTE_ROLES, "fte_total"]]
+
+
+# ---------------------------------------------------------------------------
+# 4. Grouping building blocks into contiguous, balanced localities
+# ---------------------------------------------------------------------------
+
+
+def _region_connected(adj: list[np.ndarray], members: np.ndarray, removed: int | None = None) -> bool:
+    """Is the set ``members`` (minus ``removed``) connected in the graph ``adj``?"""
+    nodes = set(members.tolist())
+    if removed is not None:
+        nodes.discard(removed)
+    if len(nodes) <= 1:
+        return True
+    start = next(iter(nodes))
+    seen = {start}
+    queue = deque([start])
+    while queue:
+        u = queue.popleft()
+        for v in adj[u]:
+            v = int(v)
+            if v in nodes and v not in seen:
+                seen.add(v)
+                queue.append(v)
+    return len(seen) == len(nodes)
+
+
+def _grow_start(adj, xy, k, rng) -> np.ndarray:
+    """Seeded region growing: farthest-point seeds, then the lightest-so-far region takes its nearest free neighbour."""
+    n = len(adj)
+    seeds = [int(rng.integers(n))]
+    dist = np.hypot(*(xy - xy[seeds[0]]).T)
+    for _ in range(1, k):
+        nxt = int(np.argmax(dist))
+        seeds.append(nxt)
+        dist = np.minimum(dist, np.hypot(*(xy - xy[nxt]).T))
+    lab = np.full(n, -1)
+    lab[seeds] = np.arange(k)
+    size = np.ones(k)
+    frontier_open = np.ones(k, dtype=bool)
+    while (lab < 0).any() and frontier_open.any():
+        r = int(np.argmin(np.where(frontier_open, size, np.inf)))
+        members = np.flatnonzero(lab == r)
+        cand = {int(v) for u in members for v in adj[u] if lab[v] < 0}
+        if not cand:
+            frontier_open[r] = False
+            continue
+        cand = np.array(sorted(cand))
+        pick = cand[np.argmin(np.hypot(*(xy[cand] - xy[seeds[r]]).T))]
+        lab[pick] = r
+        size[r] += 1
+    while (lab < 0).any():  # pockets no region reached (only in disconnected graphs)
+        for u in np.flatnonzero(lab < 0):
+            nb = [lab[v] for v in adj[u] if lab[v] >= 0]
+            lab[u] = nb[0] if nb else 0
+    return lab
+
+
+def _improve_balance(lab, w, adj, ei, ej, xy, k, max_moves):
+    """Move boundary blocks from heavier to lighter neighbouring localities while the donor stays connected.
+
+    A move of block u (weight w_u) from a to b changes the sum of squared deviations from the
+    mean by 2 w_u (L_b - L_a + w_u); only moves that reduce it are taken, so the search ends.
+    Among them the block nearest (relative to its own locality's centre) to the receiving
+    locality is moved first, which keeps localities compact.
+    """
+    loads = np.bincount(lab, weights=w, minlength=k)
+    sizes = np.bincount(lab, minlength=k)
+    moves = 0
+    blocked: set[tuple[int, int]] = set()
+    while moves < max_moves:
+        diff = lab[ei] != lab[ej]
+        u = ei[diff]
+        a = lab[u]
+        b = lab[ej[diff]]
+        gain = 2 * w[u] * (loads[b] - loads[a] + w[u])
+        ok = (gain < -1e-12) & (sizes[a] > 1)
+        if not ok.any():
+            break
+        u, a, b, gain = u[ok], a[ok], b[ok], gain[ok]
+        cx = np.bincount(lab, weights=xy[:, 0], minlength=k) / np.maximum(sizes, 1)
+        cy = np.bincount(lab, weights=xy[:, 1], minlength=k) / np.maximum(sizes, 1)
+        d_b = np.hypot(xy[u, 0] - cx[b], xy[u, 1] - cy[b])
+        d_a = np.hypot(xy[u, 0] - cx[a], xy[u, 1] - cy[a])
+        order = np.lexsort((u, gain, d_b - d_a))
+        moved = False
+        for idx in order:
+            uu, aa, bb = int(u[idx]), int(a[idx]), int(b[idx])
+            if (uu, aa) in blocked:
+                continue
+            if not _region_connected(adj, np.flatnonzero(lab == aa), removed=uu):
+                blocked.add((uu, aa))
+                continue
+            lab[uu] = bb
+            loads[aa] -= w[uu]
+            loads[bb] += w[uu]
+            sizes[aa] -= 1
+            sizes[bb] += 1
+            blocked = {pair for pair in blocked if pair[1] not in (aa, bb)}
+            moves += 1
+            moved = True
+            break
+        if not moved:
+            break
+    return lab, moves
+
+
+def _tree_split(nodes: list[int], adj, w, share: float, rng, n_trees: int,
+                min_sizes: tuple[int, int] = (1, 1)) -> tuple[list[int], list[int]]:
+    """Cut a connected set of blocks in two connected parts, the first holding ``share`` of the workload.
+
+    As GerryChain's recursive tree partition: draw a random spanning tree (minimum spanning
+    tree under seeded random edge weights), try cutting each tree edge (both sides of a tree
+    cut are connected), and keep the cut whose workload share is nearest ``share``; best of
+    ``n_trees`` trees.
+    """
+    node_set = set(nodes)
+    total = float(w[nodes].sum())
+    best = None
+    for _ in range(n_trees):
+        g = nx.Graph()
+        g.add_nodes_from(nodes)
+        for u in nodes:
+            for v in adj[u]:
+                v = int(v)
+                if v > u and v in node_set:
+                    g.add_edge(u, v, weight=float(rng.random()))
+        tree = nx.minimum_spanning_tree(g)
+        root = nodes[int(rng.integers(len(nodes)))]
+        order = list(nx.dfs_preorder_nodes(tree, root))
+        parent = dict(nx.dfs_predecessors(tree, root))
+        sub = {u: float(w[u]) for u in order}
+        cnt = {u: 1 for u in order}
+        for u in reversed(order[1:]):
+            sub[parent[u]] += sub[u]
+            cnt[parent[u]] += cnt[u]
+        n_all = len(order)
+        for u in order[1:]:
+            for part, n_first in ((sub[u], cnt[u]), (total - sub[u], n_all - cnt[u])):
+                if n_first < min_sizes[0] or n_all - n_first < min_sizes[1]:
+                    continue  # each side needs at least one block per locality it will hold
+                err = abs(part - share * total)
+                if best is None or err < best[0] - 1e-12:
+                    best = (err, tree, u, parent[u], n_first == cnt[u])
+    if best is None:  # no tree cut leaves enough blocks on both sides
+        return None
+    _, tree, u, p, first_is_sub = best
+    t2 = tree.copy()
+    t2.remove_edge(u, p)
+    side = nx.node_connected_component(t2, u)
+    other = [x for x in nodes if x not in side]
+    side = [x for x in nodes if x in side]
+    return (side, other) if first_is_sub else (other, side)
+
+
+def _bisection_start(adj, w, k, rng, n_trees: int = 8) -> np.ndarray | None:
+    """Recursive tree bisection into ``k`` connected parts of near-equal workload (None if a split fails)."""
+    lab = np.zeros(len(adj), dtype=int)
+    stack = [(list(range(len(adj))), k, 0)]
+    next_label = 1
+    while stack:
+        nodes, kk, label = stack.pop()
+        if kk == 1:
+            lab[nodes] = label
+            continue
+        k1 = kk // 2
+        split = _tree_split(nodes, adj, w, k1 / kk, rng, n_trees, (k1, kk - k1))
+        if split is None:
+            return None
+        left, right = split
+        stack.append((left, k1, label))
+        stack.append((right, kk - k1, next_label))
+        next_label += 1
+    return lab
+
+
+def _contract(graph: nx.Graph, workload: pd.Series, keep_together: Sequence[Sequence[str]] | None):
+    """Merge each keep-together group into one block (named after its first member)."""
+    rep = {n: n for n in graph.nodes}
+    for group in keep_together or []:
+        members = [g for g in group if g in rep]
+        for m in members[1:]:
+            rep[m] = members[0]
+    if all(k == v for k, v in rep.items()):
+        return graph, workload, rep
+    g2 = nx.Graph()
+    for n, data in graph.nodes(data=True):
+        r = rep[n]
+        if r not in g2:
+            g2.add_node(r, x=[], y=[])
+        g2.nodes[r]["x"].append(data["x"])
+        g2.nodes[r]["y"].append(data["y"])
+    for n in g2.nodes:
+        g2.nodes[n]["x"] = float(np.mean(g2.nodes[n]["x"]))
+        g2.nodes[n]["y"] = float(np.mean(g2.nodes[n]["y"]))
+    for u, v in graph.edges:
+        if rep[u] != rep[v]:
+            g2.add_edge(rep[u], rep[v])
+    w2 = workload.groupby(workload.index.map(rep)).sum()
+    return g2, w2, rep
+
+
+def partition_localities(graph: nx.Graph, workload: pd.Series, n_localities: int, *, seed: int = 0,
+                         start: str = "bisection", restarts: int = 4, target_ratio: float = 1.25,
+                         keep_together: Sequence[Sequence[str]] | None = None,
+                         max_moves: int | None = None) -> pd.DataFrame:
+    """Group building blocks into ``n_localities`` contiguous localities with balanced workload.
+
+    Inputs: ``graph`` the contiguity graph of the blocks (nodes = block codes, node attributes
+    ``x, y`` in metres, from ``helpers.geography.contiguity_graph``); ``workload`` a Series
+    indexed by block code; ``seed`` (same seed, same answer); ``start`` the initial partition:
+    ``"regionkmeans"`` (PySAL spopt ``RegionKMeansHeuristic`` on block centroids: compact,
+    contiguous, unbalanced) or ``"grow"`` (seeded region growing); ``restarts`` further seeds
+    tried (seed+1, ...) if the ratio is still above ``target_ratio``; ``keep_together`` groups
+    of block codes that must share a locality.
+    Method: the start is improved by :func:`_improve_balance` (moves that keep every locality
+    connected and reduce the spread of workloads); the best run (lowest largest/smallest ratio)
+    is kept.
+    Output: ``block_code, locality`` (``"Locality 01"``.. numbered north to south), with
+    ``attrs`` ``start_method``, ``moves``, ``seconds``, ``seed_used``.
+    """
+    t0 = time.perf_counter()
+    if set(graph.nodes) != set(workload.index):
+        missing = set(workload.index) ^ set(graph.nodes)
+        raise ValueError(f"graph nodes and workload index differ ({len(missing)} codes, e.g. {sorted(missing)[:3]})")
+    g, wl, rep = _contract(graph, workload, keep_together)
+    codes = sorted(g.nodes)
+    n = len(codes)
+    if not 1 <= n_localities <= n:
+        raise ValueError(f"n_localities must be between 1 and {n}, got {n_localities}")
+    index = {c: i for i, c in enumerate(codes)}
+    w = wl.reindex(codes).astype(float).to_numpy()
+    xy = np.array([[g.nodes[c]["x"], g.nodes[c]["y"]] for c in codes])
+    adj = [np.array(sorted(index[v] for v in g.neighbors(c)), dtype=int) for c in codes]
+    ei = np.concatenate([np.full(len(a), i) for i, a in enumerate(adj)]) if n else np.array([], int)
+    ej = np.concatenate(adj) if n else np.array([], int)
+    max_moves = max_moves or 50 * n
+    k = n_localities
+    best = None
+    method_used = start
+    for attempt in range(restarts + 1):
+        s = seed + attempt
+        lab = None
+        if start == "bisection" and nx.is_connected(g):
+            lab = _bisection_start(adj, w, k, np.random.default_rng(s))
+        elif start == "regionkmeans" and nx.is_connected(g):
+            try:
+                from libpysal.weights import W
+                from spopt.region import RegionKMeansHeuristic
+
+                wobj = W({i: adj[i].tolist() for i in range(n)}, silence_warnings=True)
+                z = (xy - xy.mean(axis=0)) / (xy.std(axis=0) + 1e-9)
+                model = RegionKMeansHeuristic(z, k, wobj, drop_islands=True, seed=s)  # graph is connected: no islands
+                model.solve()
+                lab = np.asarray(model.labels_, dtype=int)
+                if len(np.unique(lab)) != k:
+                    lab = None
+                else:
+                    lab = np.unique(lab, return_inverse=True)[1]
+            except Exception:  # spopt can fail on unusual graphs; fall back to region growing
+                lab = None
+        if lab is None:
+            method_used = "grow" if start == "grow" else f"grow (fallback from {start})"
+            lab = _grow_start(adj, xy, k, np.random.default_rng(s))
+        lab, moves = _improve_balance(lab.copy(), w, adj, ei, ej, xy, k, max_moves)
+        loads = np.bincount(lab, weights=w, minlength=k)
+        ratio = loads.max() / loads.min() if loads.min() > 0 else np.inf
+        if best is None or ratio < best[0] - 1e-12:
+            best = (ratio, lab.copy(), moves, s)
+        if ratio <= target_ratio:
+            break
+    _, lab, moves, seed_used = best
+    # name localities north to south (then west to east) so labels read naturally on a map
+    cy = np.bincount(lab, weights=xy[:, 1], minlength=k) / np.bincount(lab, minlength=k)
+    cx = np.bincount(lab, weights=xy[:, 0], minlength=k) / np.bincount(lab, minlength=k)
+    order = np.lexsort((cx, -cy))
+    rank = np.empty(k, dtype=int)
+    rank[order] = np.arange(k)
+    names = np.array([f"Locality {r + 1:02d}" for r in rank])
+    by_rep = dict(zip(codes, names[lab]))
+    out = pd.DataFrame({"block_code": list(workload.index)})
+    out["locality"] = out["block_code"].map(lambda c: by_rep[rep[c]])
+    out.attrs.update(start_method=method_used, moves=int(moves), seconds=time.perf_counter() - t0,
+                     seed_used=int(seed_used))
+    return out
+
+
+def contiguity_check(graph: nx.Graph, assignment: pd.DataFrame) -> pd.DataFrame:
+    """Check, per locality, that its blocks form one connected piece of the contiguity graph.
+
+    Output: ``locality, n_blocks, n_parts, contiguous`` (``contiguous`` = exactly one part).
+    """
+    rows = []
+    for loc, grp in assignment.groupby("locality", sort=True):
+        sub = graph.subgraph(grp["block_code"].tolist())
+        parts = nx.number_connected_components(sub) if len(sub) else 0
+        rows.append((loc, len(grp), parts, parts == 1))
+    return pd.DataFrame(rows, columns=["locality", "n_blocks", "n_parts", "contiguous"])
+
+
+def balance_metrics(assignment: pd.DataFrame, workload: pd.Series) -> dict[str, float]:
+    """Largest and smallest locality workload, their ratio, and the coefficient of variation.
+
+    Output: ``{"largest", "smallest", "ratio_max_min", "cv", "n_localities"}``; CV uses the
+    population standard deviation (ddof = 0).
+    """
+    loads = assignment.assign(w=assignment["block_code"].map(workload).astype(float)).groupby("locality")["w"].sum()
+    smallest = float(loads.min())
+    return {"largest": float(loads.max()), "smallest": smallest,
+            "ratio_max_min": float(loads.max() / smallest) if smallest > 0 else math.inf,
+            "cv": float(loads.std(ddof=0) / loads.mean()) if loads.mean() > 0 else math.nan,
+            "n_localities": int(len(loads))}
+
+
+def polsby_popper(areas, id_col: str, assignment: pd.DataFrame) -> pd.DataFrame:
+    """Compactness of each locality: Polsby-Popper 4 pi A / P^2 of the dissolved blocks in EPSG:27700.
+
+    Output: ``locality, area_km2, perimeter_km, polsby_popper``.
+    """
+    projected = areas[[id_col, "geometry"]].to_crs("EPSG:27700")
+    # reprojection can leave self-touching rings invalid; repair so the union does not fail
+    projected["geometry"] = projected.geometry.make_valid()
+    merged = projected.merge(assignment, left_on=id_col, right_on="block_code")
+    dissolved = merged.dissolve(by="locality")
+    area = dissolved.geometry.area
+    perim = dissolved.geometry.length
+    return pd.DataFrame({"locality": dissolved.index, "area_km2": (area / 1e6).to_numpy(),
+                         "perimeter_km": (perim / 1e3).to_numpy(),
+                         "polsby_popper": (4 * np.pi * area / perim ** 2).to_numpy()}).reset_index(drop=True)
+
+
+def strip_baseline(graph: nx.Graph, workload: pd.Series, n_localities: int) -> pd.DataFrame:
+    """Simple baseline: sort blocks west to east (or south to north, whichever span is longer) and cut
+    into ``n_localities`` strips of roughly equal cumulative workload. Contiguity is not guaranteed.
+
+    Output: ``block_code, locality``.
+    """
+    codes = list(workload.index)
+    x = np.array([graph.nodes[c]["x"] for c in codes])
+    y = np.array([graph.nodes[c]["y"] for c in codes])
+    key = x if np.ptp(x) >= np.ptp(y) else y
+    order = np.argsort(key, kind="mergesort")
+    w = workload.to_numpy(dtype=float)[order]
+    cum = np.cumsum(w) - w / 2  # block midpoints on the cumulative scale
+    strip = np.minimum((cum / w.sum() * n_localities).astype(int), n_localities - 1)
+    lab = np.empty(len(codes), dtype=int)
+    lab[order] = strip
+    return pd.DataFrame({"block_code": codes, "locality": [f"Strip {s + 1:02d}" for s in lab]})
+
+
+def sweep_localities(graph: nx.Graph, workload: pd.Series, counts: Iterable[int], *, seed: int = 0,
+                     **kwargs) -> pd.DataFrame:
+    """Partition for each number of localities and report balance and contiguity.
+
+    Output: ``n_localities, ratio_max_min, cv, all_contiguous, seconds``.
+    """
+    rows = []
+    for k in counts:
+        part = partition_localities(graph, workload, int(k), seed=seed, **kwargs)
+        bal = balance_metrics(part, workload)
+        rows.append({"n_localities": int(k), "ratio_max_min": bal["ratio_max_min"], "cv": bal["cv"],
+                     "all_contiguous": bool(contiguity_check(graph, part)["contiguous"].all()),
+                     "seconds": part.attrs["seconds"]})
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class LocalityPlan:
+    """The chosen grouping: ``assignment`` (``block_code, locality``), the ``building_block``
+    used (``"ward"`` or ``"lsoa"``), ``ward_ratio`` (largest/smallest reached from wards, NaN if
+    not tried), ``fell_back`` (wards could not reach the target, so LSOAs were used) and ``seconds``."""
+
+    assignment: pd.DataFrame
+    building_block: str
+    ward_ratio: float
+    fell_back: bool
+    seconds: float
+
+
+def plan_localities(ward_graph: nx.Graph, ward_workload: pd.Series, lsoa_graph: nx.Graph | None,
+                    lsoa_workload: pd.Series | None, n_localities: int, *, building_block: str = "auto",
+                    target_ratio: float = 1.25, seed: int = 0, **kwargs) -> LocalityPlan:
+    """Group wards into localities, or LSOAs when wards are too coarse for the balance asked.
+
+    ``building_block``: ``"ward"``, ``"lsoa"`` or ``"auto"`` (wards first; LSOAs if the ward
+    grouping's largest/smallest workload ratio is above ``target_ratio``, or if there are fewer
+    wards than localities). Other keyword arguments go to :func:`partition_localities`.
+    """
+    t0 = time.perf_counter()
+    ward_ratio = math.nan
+    if building_block in ("ward", "auto") and n_localities <= ward_graph.number_of_nodes():
+        part = partition_localities(ward_graph, ward_workload, n_localities, seed=seed, target_ratio=target_ratio, **kwargs)
+        ward_ratio = balance_metrics(part, ward_workload)["ratio_max_min"]
+        if building_block == "ward" or ward_ratio <= target_ratio or lsoa_graph is None:
+            return LocalityPlan(part, "ward", ward_ratio, False, time.perf_counter() - t0)
+    elif building_block == "ward":
+        raise ValueError(f"{n_localities} localities but only {ward_graph.number_of_nodes()} wards")
+    if lsoa_graph is None or lsoa_workload is None:
+        raise ValueError("LSOA building blocks asked for but no LSOA graph given")
+    part = partition_localities(lsoa_graph, lsoa_workload, n_localities, seed=seed, target_ratio=target_ratio, **kwargs)
+    return LocalityPlan(part, "lsoa", ward_ratio, building_block == "auto", time.perf_counter() - t0)
+
+
+def ward_to_locality(lsoa_assignment: pd.DataFrame, lsoa_wards: pd.DataFrame, workload: pd.Series) -> pd.DataFrame:
+    """Ward-to-locality table when localities are built from LSOAs.
+
+    Inputs: ``lsoa_assignment`` (``block_code`` = LSOA code, ``locality``); ``lsoa_wards``
+    (``lsoa_code, ward_code``); LSOA ``workload``. Each ward goes to the locality holding the
+    largest share of its workload (ties: the locality named first; wards with no workload: the
+    locality with most of its LSOAs).
+    Output: ``ward_code, locality, share, split`` (``share`` of the ward's workload in that
+    locality; ``split`` = the ward's LSOAs span more than one locality).
+    """
+    f = lsoa_assignment.merge(lsoa_wards[["lsoa_code", "ward_code"]], left_on="block_code", right_on="lsoa_code")
+    f["w"] = f["block_code"].map(workload).astype(float).fillna(0) + 1e-9  # tiny weight breaks all-zero wards by count
+    by = f.groupby(["ward_code", "locality"], as_index=False)["w"].sum()
+    by["share"] = by["w"] / by.groupby("ward_code")["w"].transform("sum")
+    n_loc = by.groupby("ward_code")["locality"].transform("size")
+    by = by.assign(split=n_loc > 1).sort_values(["ward_code", "share", "locality"], ascending=[True, False, True])
+    return by.drop_duplicates("ward_code")[["ward_code", "locality", "share", "split"]].reset_index(drop=True)
+
+
+def locality_table(blocks: pd.DataFrame, **staffing: float) -> pd.DataFrame:
+    """One row per locality: wards, children, mean IDACI, projected cases, FTE by role and workload index.
+
+    Input: ``blocks`` one row per building block with ``locality, ward_code, children_0_17,
+    idaci_percentile, projected_cases`` (and optionally ``observed_cases``); staffing parameters as in
+    :func:`staffing_fte` (applied to each locality's total cases, so posts are rounded per locality).
+    Output: ``locality, n_wards, children_0_17, idaci_percentile`` (child-weighted mean),
+    ``projected_cases, workload_index`` plus the FTE and post columns of :func:`staffing_fte`.
+    """
+    b = blocks.copy()
+    b["_wx"] = b["idaci_percentile"] * b["children_0_17"]
+    agg = b.groupby("locality").agg(n_wards=("ward_code", "nunique"), children_0_17=("children_0_17", "sum"),
+                                    _wx=("_wx", "sum"), projected_cases=("projected_cases", "sum"))
+    agg["idaci_percentile"] = agg["_wx"] / agg["children_0_17"].where(agg["children_0_17"] > 0)
+    agg["workload_index"] = agg["projected_cases"] / agg["projected_cases"].mean()
+    agg = agg.drop(columns="_wx").reset_index()
+    out = staffing_fte(agg, "projected_cases", **staffing)
+    return out[["locality", "n_wards", "children_0_17", "idaci_percentile", "projected_cases", "workload_index",
+                "early_help_cases", *FTE_ROLES, "fte_total", *[r.replace("fte_", "posts_") for r in FTE_ROLES]]]
+
+
+# ---------------------------------------------------------------------------
+# 5. Charts (built from aggregated, disclosure-controlled tables only)
+# ---------------------------------------------------------------------------
+
+#: Transverse Mercator centred as the British National Grid (central meridian 2 W, origin 49 N).
+UK_PROJECTION = {"type": "transverseMercator", "rotate": [2.0, -49.0]}
+
+
+def _geo_data(areas, table: pd.DataFrame, key: str):
+    """Ward polygons (EPSG:4326) joined to an aggregated per-ward table, as a GeoDataFrame."""
+    cols = [key, "geometry"]
+    return areas[cols].to_crs(4326).merge(table, on=key, how="left")
+
+
+def locality_map(wards, ward_localities: pd.DataFrame, title: str = "Wards by proposed locality"):
+    """Map of wards coloured by locality (Altair geoshape, British-National-Grid-like projection).
+
+    Inputs: ward polygons (``ward_code, geometry``) and ``ward_code, ward_name, locality``.
+    The chart holds only codes, names and locality labels.
+    """
+    import altair as alt
+
+    data = _geo_data(wards, ward_localities[["ward_code", "ward_name", "locality"]], "ward_code")
+    return (alt.Chart(data, title=title).mark_geoshape(stroke="white", strokeWidth=0.5)
+            .encode(color=alt.Color("locality:N", title="Locality", scale=alt.Scale(scheme="tableau20")),
+                    tooltip=[alt.Tooltip("ward_name:N", title="Ward"), alt.Tooltip("locality:N", title="Locality")])
+            .project(**UK_PROJECTION).properties(width=520, height=480))
+
+
+def deprivation_map(wards, ward_deprivation: pd.DataFrame,
+                    title: str = "Child income deprivation (IDACI) by ward"):
+    """Map of wards coloured by child-weighted IDACI national percentile (100 = most deprived)."""
+    import altair as alt
+
+    data = _geo_data(wards, ward_deprivation[["ward_code", "ward_name", "idaci_percentile"]], "ward_code")
+    data["idaci_percentile"] = data["idaci_percentile"].round(1)
+    return (alt.Chart(data, title=title).mark_geoshape(stroke="white", strokeWidth=0.5)
+            .encode(color=alt.Color("idaci_percentile:Q", title="IDACI percentile", scale=alt.Scale(scheme="orangered")),
+                    tooltip=[alt.Tooltip("ward_name:N", title="Ward"),
+                             alt.Tooltip("idaci_percentile:Q", title="IDACI percentile (100 = most deprived)")])
+            .project(**UK_PROJECTION).properties(width=520, height=480))
+
+
+def observed_vs_modelled_chart(table: pd.DataFrame, measure_label: str = "open cases per year"):
+    """Scatter of observed against modelled demand per ward, with the line of equality.
+
+    Input: ``ward_name, observed, expected, shrunk`` where ``observed`` has already been through
+    disclosure control (suppressed wards are left out of the chart).
+    """
+    import altair as alt
+
+    data = table[["ward_name", "observed", "expected", "shrunk"]].copy()
+    data["observed"] = pd.to_numeric(data["observed"], errors="coerce")
+    data = data.dropna(subset=["observed"]).round(1)
+    top = float(max(data[["observed", "expected"]].max().max(), 1.0)) if len(data) else 1.0
+    line = alt.Chart(pd.DataFrame({"x": [0.0, top]})).mark_line(color="grey", strokeDash=[4, 4]).encode(x="x:Q", y="x:Q")
+    points = alt.Chart(data).mark_circle(size=60).encode(
+        x=alt.X("expected:Q", title=f"Modelled {measure_label}"),
+        y=alt.Y("observed:Q", title=f"Observed {measure_label}"),
+        tooltip=[alt.Tooltip("ward_name:N", title="Ward"), alt.Tooltip("observed:Q", title="Observed"),
+                 alt.Tooltip("expected:Q", title="Modelled"), alt.Tooltip("shrunk:Q", title="Steadied estimate")])
+    return (line + points).properties(width=420, height=360, title="Observed against modelled demand, by ward")
+
+
+def fte_target_chart(fte: pd.DataFrame, chosen: float):
+    """Total FTE (all roles) and social-worker FTE against the social-worker caseload target."""
+    import altair as alt
+
+    long = fte.melt(id_vars="sw_caseload", value_vars=["fte_total", "fte_social_workers"], var_name="measure", value_name="fte")
+    long["measure"] = long["measure"].map({"fte_total": "All roles", "fte_social_workers": "Social workers"})
+    long["fte"] = long["fte"].round(1)
+    lines = alt.Chart(long).mark_line(point=True).encode(
+        x=alt.X("sw_caseload:Q", title="Cases per social worker (target)"),
+        y=alt.Y("fte:Q", title="Full-time equivalent posts"), color=alt.Color("measure:N", title=""),
+        tooltip=["sw_caseload:Q", "measure:N", "fte:Q"])
+    rule = alt.Chart(pd.DataFrame({"sw_caseload": [chosen]})).mark_rule(strokeDash=[4, 4]).encode(x="sw_caseload:Q")
+    return (lines + rule).properties(width=480, height=300, title="Posts needed against the caseload target")
+
+
+def balance_sweep_chart(sweep: pd.DataFrame, target_ratio: float, chosen: int):
+    """Workload ratio (largest / smallest locality) against the number of localities."""
+    import altair as alt
+
+    data = sweep.assign(ratio_max_min=sweep["ratio_max_min"].round(3))
+    data["building_block"] = data.get("building_block", "")
+    line = alt.Chart(data).mark_line(point=True).encode(
+        x=alt.X("n_localities:Q", title="Number of localities", scale=alt.Scale(zero=False)),
+        y=alt.Y("ratio_max_min:Q", title="Largest / smallest workload", scale=alt.Scale(zero=False)),
+        color=alt.Color("building_block:N", title="Built from"),
+        tooltip=["n_localities:Q", "building_block:N", "ratio_max_min:Q", "all_contiguous:N"])
+    target = alt.Chart(pd.DataFrame({"y": [target_ratio]})).mark_rule(color="grey", strokeDash=[4, 4]).encode(y="y:Q")
+    pick = alt.Chart(pd.DataFrame({"x": [chosen]})).mark_rule(color="grey").encode(x="x:Q")
+    return (line + target + pick).properties(width=480, height=300, title="Balance of workload against number of localities")
