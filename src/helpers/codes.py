@@ -268,3 +268,13 @@ CIN_CATEGORY_903: dict[str, str] = {k: v for k, v in PRIMARY_NEED_CODES.items() 
 SEX_903: dict[str, str] = {"1": "Male", "2": "Female"}
 
 MISSING_TYPES: dict[str, str] = {"M": "Missing", "A": "Away from placement without authorisation"}
+
+
+def placement_category(code: str | None) -> str:
+    """Analysis category of a PLACE code; unknown or missing codes fall in ``"Other"``.
+
+    The SSDA903 reader keeps unknown PLACE codes as recorded (and reports them in its ledger);
+    this is the documented rule that puts them in the "Other" category.
+    """
+    p = PLACEMENT_BY_CODE.get(code) if isinstance(code, str) else None
+    return p.category if p is not None else "Other"

@@ -143,7 +143,13 @@ class Ledger:
         sources = sorted(set(self._read) | set(self._used) | set(issues["source"]))
         excluded = issues[issues["action"] == "excluded"].groupby("source").size()
         rep = issues[issues["action"] == "repaired"]
-        # distinct rows repaired; repairs without a row number count one each
+        # distinct *used* rows repaired (a row repaired and later excluded counts as excluded);
+        # repairs without a row number count one each
+        exc = issues[(issues["action"] == "excluded") & issues["row"].notna()]
+        if not exc.empty and not rep.empty:
+            gone = rep.merge(exc[["source", "row"]].drop_duplicates(), on=["source", "row"], how="left",
+                             indicator=True)["_merge"].eq("both").to_numpy()
+            rep = rep[~gone]
         with_row = rep[rep["row"].notna()].drop_duplicates(["source", "row"]).groupby("source").size()
         no_row = rep[rep["row"].isna()].groupby("source").size()
         out = pd.DataFrame({"source": sources})

@@ -1,0 +1,250 @@
+"""Case-management extracts: the child address extract, the flat referrals CSV, and ``attach_ward``.
+
+Formats are in ``docs/data_model.md`` sections 1.3 and 1.4 (UTF-8 CSV, dates ``dd/mm/yyyy``).
+CSV reading shares :func:`helpers.ssda903.read_csv_text`, so unreadable files raise the same
+one-line :class:`helpers.ledger.ReaderError` (empty, UTF-16, not UTF-8, extra fields, missing
+required column, a required date column with no ``dd/mm/yyyy`` value in any row).
+
+Address extract (``read_address_extract``), ledger source = file name, row = CSV line:
+  * required columns LAchildID, Postcode, AddressStartDate; optional LSOA, WardCode, AddressEndDate
+  * LAchildID missing -> excluded
+  * AddressStartDate missing / not a date -> excluded
+  * AddressEndDate not a date -> repaired: treated as current (blank)
+  * AddressEndDate before AddressStartDate -> excluded
+  * same child and start date twice -> later copy excluded
+  * Postcode not a UK postcode or sector -> repaired: sector set to missing
+  * the full postcode is degraded to its sector on read (``QX4 7AB`` -> ``QX4 7``)
+
+Flat referrals (``read_flat_referrals``): the same referral rules as the CIN census reader
+(see :mod:`helpers.cin_census`), except that there is no reference date; ``collection_year``
+is the year ending 31 March that contains the referral date; BirthMonth ``mm/yyyy`` not a month
+-> repaired: set to missing; Sex not 0/1/2/9 -> repaired: ``0``; Disability not a code ->
+repaired: counted as a disability. The export holds no assessments, plans or section 47s, so
+``n_assessments`` is 0 and ``has_cin_plan``/``has_s47``/``has_cp_plan`` are False, and the
+other tables are empty. Children: one row per LAchildID, characteristics from its latest referral.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers import codes
+from helpers.cin_census import (ASSESSMENT_COLUMNS, CHILDREN_COLUMNS, CIN_PLAN_COLUMNS, CP_PLAN_COLUMNS,
+                                REFERRAL_COLUMNS, S47_COLUMNS, CINCensus)
+from helpers.ledger import Ledger, ReaderError
+from helpers.schemas import RowChecks, clean_text, code_not_in, iso_day, parse_dates, validate
+from helpers.ssda903 import collection_year_of, read_csv_text
+
+DMY = "%d/%m/%Y"
+ADDRESS_COLUMNS = ["child_id", "postcode_sector", "lsoa_code", "ward_code", "start_date", "end_date"]
+_POSTCODE = r"^([A-Z]{1,2}[0-9][0-9A-Z]?)([0-9])([A-Z]{2})?$"
+
+
+def postcode_sector(postcode: pd.Series) -> pd.Series:
+    """Postcode sector (``"QX4 7"``) from full postcodes or sectors, any spacing or case.
+
+    Returns missing where the value is not a UK postcode or sector.
+    """
+    squeezed = clean_text(postcode).str.upper().str.replace(r"\s+", "", regex=True)
+    parts = squeezed.str.extract(_POSTCODE)
+    return (parts[0] + " " + parts[1]).where(parts[0].notna(), None)
+
+
+def _require(path: Path, df: pd.DataFrame, required: list[str], what: str) -> None:
+    missing = [c for c in required if c.upper() not in df.columns]
+    if missing:
+        raise ReaderError(path, "line 1", missing[0], f"required column missing; expected {what} with columns "
+                          + ",".join(required))
+
+
+def _dates_readable(path: Path, df: pd.DataFrame, column: str, fmt: str, shown: str) -> None:
+    dates, bad = parse_dates(df[column], fmt)
+    if bad.any() and dates.notna().sum() == 0:
+        first = df.index[bad.to_numpy()][0]
+        raise ReaderError(path, f"line {df.loc[first, '_row']}", column,
+                          f"found {str(df.loc[first, column]).strip()!r} and no date in {shown} form in any row; "
+                          f"expected dates as {shown}")
+
+
+def read_address_extract(path) -> tuple[pd.DataFrame, Ledger]:
+    """Read the child address extract (data_model 1.3).
+
+    Input: path to ``LAchildID,Postcode,LSOA,WardCode,AddressStartDate,AddressEndDate`` CSV.
+    Output: ``(addresses, ledger)``; addresses has ``child_id, postcode_sector, lsoa_code,
+    ward_code, start_date, end_date`` (end NaT = current). Rules: module docstring.
+    """
+    path = Path(path)
+    df = read_csv_text(path, "a child address extract")
+    _require(path, df, ["LAchildID", "Postcode", "AddressStartDate"], "a child address extract")
+    for col in ("LSOA", "WARDCODE", "ADDRESSENDDATE"):
+        if col not in df.columns:
+            df[col] = ""
+    _dates_readable(path, df, "ADDRESSSTARTDATE", DMY, "dd/mm/yyyy")
+    ledger = Ledger()
+    df = df.reset_index(drop=True)
+    df["_source"] = path.name
+    ledger.add_read(path.name, len(df))
+    df["child_id"] = clean_text(df["LACHILDID"])
+    start, sbad = parse_dates(df["ADDRESSSTARTDATE"], DMY)
+    end, ebad = parse_dates(df["ADDRESSENDDATE"], DMY)
+    rc = RowChecks(df, ledger)
+    rc.exclude(df["child_id"].isna(), "LAchildID missing", "LAchildID", "blank")
+    rc.exclude(start.isna() & ~sbad, "address start date missing", "AddressStartDate", "blank")
+    rc.exclude(sbad, "address start date not a date (expected dd/mm/yyyy)", "AddressStartDate",
+               df["ADDRESSSTARTDATE"])
+    hit = rc.repair(ebad, "address end date not a date: treated as current", "AddressEndDate", df["ADDRESSENDDATE"])
+    end = end.where(~hit)
+    rc.exclude(end < start, "address end date before start date", "AddressEndDate",
+               df["ADDRESSSTARTDATE"] + " > " + df["ADDRESSENDDATE"])
+    df["start_date"], df["end_date"] = start, end
+    dup = df[rc.alive].duplicated(["child_id", "start_date"], keep="first").reindex(df.index, fill_value=False)
+    rc.exclude(dup, "duplicate: same child and address start date twice", "AddressStartDate", df["ADDRESSSTARTDATE"])
+    df["postcode_sector"] = postcode_sector(df["POSTCODE"])
+    rc.repair(clean_text(df["POSTCODE"]).notna() & df["postcode_sector"].isna(),
+              "postcode not recognised: sector set to missing", "Postcode", "value withheld (postcode)")
+    df["lsoa_code"] = clean_text(df["LSOA"])
+    df["ward_code"] = clean_text(df["WARDCODE"])
+    kept = rc.finish()
+    out = kept[ADDRESS_COLUMNS].copy().reset_index(drop=True)
+    out["child_id"] = out["child_id"].astype(str)
+    validate("addresses", out)
+    ledger.check_reconciles()
+    return out, ledger
+
+
+def read_flat_referrals(path) -> CINCensus:
+    """Read the flat referrals CSV (data_model 1.4) into a :class:`CINCensus`.
+
+    Input: path to ``LAchildID,ReferralDate,ReferralSource,PrimaryNeedCode,ClosureDate,
+    ReasonForClosure,ReferralNFA,Sex,BirthMonth,Ethnicity,Disability``.
+    Output: ``children`` and ``referrals`` with the CIN census reader's columns (the other
+    tables empty), the ledger and identifiers. Rules: module docstring.
+    """
+    path = Path(path)
+    required = ["LAchildID", "ReferralDate", "ReferralSource", "PrimaryNeedCode", "ClosureDate",
+                "ReasonForClosure", "ReferralNFA", "Sex", "BirthMonth", "Ethnicity", "Disability"]
+    df = read_csv_text(path, "a flat referrals export")
+    _require(path, df, required, "a flat referrals export")
+    _dates_readable(path, df, "REFERRALDATE", DMY, "dd/mm/yyyy")
+    df = df.reset_index(drop=True)
+    source = path.name
+    df["_source"] = source
+    ledger = Ledger()
+    ledger.add_read(source, len(df))
+    for col in ("LACHILDID", "REFERRALSOURCE", "PRIMARYNEEDCODE", "REASONFORCLOSURE", "SEX", "ETHNICITY",
+                "DISABILITY"):
+        df[col] = clean_text(df[col])
+    rd, rd_bad = parse_dates(df["REFERRALDATE"], DMY)
+    cd, cd_bad = parse_dates(df["CLOSUREDATE"], DMY)
+    rc = RowChecks(df, ledger)
+    rc.exclude(df["LACHILDID"].isna(), "LAchildID missing", "LAchildID", "blank")
+    rc.exclude(rd.isna() & ~rd_bad, "referral date missing", "ReferralDate", "blank")
+    rc.exclude(rd_bad, "referral date not a date (expected dd/mm/yyyy)", "ReferralDate", df["REFERRALDATE"])
+    hit = rc.repair(cd_bad, "closure date not a date: treated as open", "ClosureDate", df["CLOSUREDATE"])
+    cd = cd.where(~hit)
+    rc.exclude(cd < rd, "referral after closure: closure date before referral date", "ClosureDate",
+               df["REFERRALDATE"] + " > " + df["CLOSUREDATE"])
+    df["referral_date"] = rd
+    dup = df[rc.alive].duplicated(["LACHILDID", "referral_date"], keep="first").reindex(df.index, fill_value=False)
+    rc.exclude(dup, "duplicate: same child and referral date twice in one file", "ReferralDate", df["REFERRALDATE"])
+    rc.repair(df["REASONFORCLOSURE"].notna() & cd.isna(), "closure reason without closure date: treated as open",
+              "ReasonForClosure", df["REASONFORCLOSURE"], "REASONFORCLOSURE", None)
+    rc.repair(df["REASONFORCLOSURE"].isna() & cd.notna(),
+              "closure date without closure reason: kept closed, reason missing", "ReasonForClosure", "blank")
+    for col, field, allowed, label in (("REFERRALSOURCE", "ReferralSource", codes.REFERRAL_SOURCES, "referral source"),
+                                       ("PRIMARYNEEDCODE", "PrimaryNeedCode", codes.PRIMARY_NEED_CODES, "primary need code"),
+                                       ("REASONFORCLOSURE", "ReasonForClosure", codes.REASONS_FOR_CLOSURE, "closure reason"),
+                                       ("ETHNICITY", "Ethnicity", codes.ETHNICITY_CODES, "ethnicity code")):
+        rc.repair(code_not_in(df[col], allowed), f"{label} not recognised: set to missing", field, df[col], col, None)
+    rc.repair(code_not_in(df["SEX"], codes.GENDER_CODES) | df["SEX"].isna(),
+              "sex code not recognised: set to 0 (not recorded)", "Sex", df["SEX"], "SEX", "0")
+    nfa_text = clean_text(df["REFERRALNFA"])
+    yes = nfa_text.isin(list(codes.YES_VALUES))
+    rc.repair(~yes & ~nfa_text.isin(list(codes.NO_VALUES)), "ReferralNFA not true/false: set to false",
+              "ReferralNFA", df["REFERRALNFA"])
+    bm, bm_bad = parse_dates(df["BIRTHMONTH"], "%m/%Y")
+    rc.repair(bm_bad, "birth month not a month (expected mm/yyyy): set to missing", "BirthMonth", df["BIRTHMONTH"])
+    rc.repair(code_not_in(df["DISABILITY"], codes.DISABILITY_CODES),
+              "disability code not recognised: counted as a disability", "Disability", df["DISABILITY"])
+    df["referral_nfa"], df["closure_date"], df["birth_month"] = yes, cd, bm
+    kept = rc.finish().copy()
+
+    year = np.where(kept["referral_date"].dt.month >= 4, kept["referral_date"].dt.year + 1,
+                    kept["referral_date"].dt.year).astype(int)
+    child_id = kept["LACHILDID"].astype(str)
+    referrals = pd.DataFrame({
+        "referral_id": child_id + "|" + iso_day(kept["referral_date"]),
+        "child_id": child_id, "referral_date": kept["referral_date"],
+        "referral_source": kept["REFERRALSOURCE"], "primary_need": kept["PRIMARYNEEDCODE"],
+        "closure_date": kept["closure_date"], "closure_reason": kept["REASONFORCLOSURE"],
+        "referral_nfa": kept["referral_nfa"].astype(bool), "n_assessments": 0, "has_cin_plan": False,
+        "has_s47": False, "has_cp_plan": False, "collection_year": year, "source_file": source,
+    })[REFERRAL_COLUMNS].sort_values(["child_id", "referral_date"], kind="stable").reset_index(drop=True)
+    chars = pd.DataFrame({
+        "child_id": child_id, "sex": kept["SEX"].astype(str), "birth_month": kept["birth_month"],
+        "ethnicity": kept["ETHNICITY"],
+        "disability": kept["DISABILITY"].notna() & kept["DISABILITY"].ne("NONE"),
+        "collection_year": year, "_date": kept["referral_date"],
+    }).sort_values(["child_id", "_date"], kind="stable")
+    children = chars.groupby("child_id", sort=True).tail(1).copy()
+    children["collection_year"] = chars.groupby("child_id")["collection_year"].max().reindex(children["child_id"]).to_numpy()
+    children = children[CHILDREN_COLUMNS].reset_index(drop=True)
+
+    def empty(cols, dates=(), bools=(), ints=()):
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+        for c in dates:
+            frame[c] = frame[c].astype("datetime64[ns]")
+        for c in bools:
+            frame[c] = frame[c].astype(bool)
+        for c in ints:
+            frame[c] = frame[c].astype("Int64")
+        return frame
+
+    out = CINCensus(
+        children=children, referrals=referrals,
+        assessments=empty(ASSESSMENT_COLUMNS, dates=("assessment_start", "assessment_authorised")),
+        cin_plans=empty(CIN_PLAN_COLUMNS, dates=("cin_plan_start", "cin_plan_end")),
+        section47=empty(S47_COLUMNS, dates=("s47_start", "icpc_target", "icpc_date"), bools=("icpc_not_required",)),
+        cp_plans=empty(CP_PLAN_COLUMNS, dates=("cpp_start", "cpp_end"), ints=("n_previous_cpp",)),
+        ledger=ledger, identifiers=set(clean_text(df["LACHILDID"]).dropna().astype(str)),
+    )
+    validate("cin_children", out.children)
+    validate("cin_referrals", out.referrals)
+    ledger.check_reconciles()
+    return out
+
+
+def attach_ward(referrals: pd.DataFrame, addresses: pd.DataFrame) -> pd.DataFrame:
+    """Add the child's ``ward_code`` and ``lsoa_code`` on the referral date.
+
+    Inputs: ``referrals`` (needs ``child_id``, ``referral_date``) and ``addresses`` (the
+    output of :func:`read_address_extract`).
+    Rule: the address in force on the referral date (start <= date <= end, end blank = current;
+    if several, the latest start); else the child's nearest address in time (fewest days between
+    the referral date and the address period; ties to the later address); else missing.
+    Output: a copy of ``referrals`` with ``ward_code``, ``lsoa_code`` and ``address_match``
+    (``"in force"``, ``"nearest"`` or ``"none"``); the counts by ``address_match`` are also in
+    ``out.attrs["address_match_counts"]`` so the notebook can report unmatched referrals.
+    """
+    out = referrals.copy()
+    left = pd.DataFrame({"_i": np.arange(len(out)), "child_id": out["child_id"].to_numpy(),
+                         "referral_date": out["referral_date"].to_numpy()})
+    pairs = left.merge(addresses[["child_id", "ward_code", "lsoa_code", "start_date", "end_date"]],
+                       on="child_id", how="inner")
+    date, start = pairs["referral_date"], pairs["start_date"]
+    end = pairs["end_date"]
+    before = (start - date).dt.days.clip(lower=0)          # address starts after the referral
+    after = (date - end).dt.days.clip(lower=0).fillna(0)    # address ended before the referral
+    pairs["_gap"] = before + after
+    pairs = pairs.sort_values(["_i", "_gap", "start_date"], ascending=[True, True, False], kind="stable")
+    best = pairs.drop_duplicates("_i", keep="first").set_index("_i")
+    idx = np.arange(len(out))
+    out["ward_code"] = best["ward_code"].reindex(idx).to_numpy()
+    out["lsoa_code"] = best["lsoa_code"].reindex(idx).to_numpy()
+    gap = best["_gap"].reindex(idx)
+    out["address_match"] = np.where(gap.isna(), "none", np.where(gap.eq(0), "in force", "nearest"))
+    out.attrs["address_match_counts"] = out["address_match"].value_counts().to_dict()
+    return out
