@@ -308,3 +308,12 @@ def test_buckinghamshire_real_geography(shared_data, tmp_path, cin_schema_path):
     for f in sorted((out / "cin").glob("*.xml")):
         assert schema.validate(etree.parse(str(f))), f
     assert json.loads((out / "council.json").read_text())["la_code"] == "E06000060"
+
+
+def test_generator_code_choices_are_in_the_code_lists():
+    """The generator's weighted code choices must be codes the readers know."""
+    from helpers import codes
+    from helpers.demo import cin as demo_cin, ssda903 as demo_903
+
+    assert set(demo_cin.ASSESSMENT_FACTORS) <= set(codes.ASSESSMENT_FACTORS)
+    assert set(demo_903.REASON_PLACE_CHANGE) <= set(codes.REASON_PLACE_CHANGE)

@@ -231,8 +231,10 @@ REASONS_NEW_EPISODE: dict[str, str] = {
     "L": "Change of legal status only",
     "P": "Change of placement only",
     "T": "Change of both legal status and placement at the same time",
-    "U": "Change of placement and legal status at the same time (where the placement provider has changed)",
-    "B": "Change of placement and carer(s) at the same time",
+    # U and B are valid RNE codes; their wording here is *unconfirmed* (check the DfE 903 guidance).
+    # The placement analyses treat both as a change of placement.
+    "U": "Change of placement and legal status at the same time (wording unconfirmed)",
+    "B": "Change of placement and carer(s) at the same time (wording unconfirmed)",
 }
 
 REASONS_EPISODE_CEASED: dict[str, str] = {
@@ -278,3 +280,60 @@ def placement_category(code: str | None) -> str:
     """
     p = PLACEMENT_BY_CODE.get(code) if isinstance(code, str) else None
     return p.category if p is not None else "Other"
+
+#: Factors identified at the end of assessment (CIN_schema_2024.xsd, ``assessmentfactorstype``).
+ASSESSMENT_FACTORS: dict[str, str] = {
+    "1A": "Alcohol misuse: child", "1B": "Alcohol misuse: parent(s)/carer(s)", "1C": "Alcohol misuse: another person in household",
+    "2A": "Drug misuse: child", "2B": "Drug misuse: parent(s)/carer(s)", "2C": "Drug misuse: another person in household",
+    "3A": "Domestic violence: child subject", "3B": "Domestic violence: parent(s)/carer(s) subject",
+    "3C": "Domestic violence: another person in household subject",
+    "4A": "Mental health: child", "4B": "Mental health: parent(s)/carer(s)", "4C": "Mental health: another person in household",
+    "5A": "Learning disability: child", "5B": "Learning disability: parent(s)/carer(s)",
+    "5C": "Learning disability: another person in household",
+    "6A": "Physical disability or illness: child", "6B": "Physical disability or illness: parent(s)/carer(s)",
+    "6C": "Physical disability or illness: another person in household",
+    "7A": "Young carer",
+    "8B": "Privately fostered: overseas, intend to return", "8C": "Privately fostered: overseas, intend to stay",
+    "8D": "Privately fostered: UK, educational placement", "8E": "Privately fostered: UK, alternative family arrangements",
+    "8F": "Privately fostered: other",
+    "9A": "Unaccompanied asylum-seeking child", "10A": "Going/being missing", "11A": "Child sexual exploitation",
+    "12A": "Trafficking", "13A": "Gangs", "14A": "Socially unacceptable behaviour", "15A": "Self-harm",
+    "16A": "Abuse or neglect: neglect", "17A": "Abuse or neglect: emotional abuse",
+    "18B": "Physical abuse: child on child", "18C": "Physical abuse: adult on child",
+    "19B": "Sexual abuse: child on child", "19C": "Sexual abuse: adult on child",
+    "20": "Other", "21": "No factors identified", "22A": "Female genital mutilation",
+    "23A": "Abuse linked to faith or belief", "24A": "Child criminal exploitation",
+}
+
+#: SSDA903 REASON_PLACE_CHANGE (reason for a change of placement, 903 guidance from 2023-24).
+REASON_PLACE_CHANGE: dict[str, str] = {
+    "CARPL": "Change to/implementation of care plan",
+    "CLOSE": "Resignation or closure of provision",
+    "ALLEG": "Allegation (section 47 enquiry)",
+    "STAND": "Standards of care concern",
+    "APPRR": "Approval removed",
+    "CREQB": "Carer(s) requests placement end due to child's behaviour",
+    "CREQO": "Carer(s) requests placement end other than due to child's behaviour",
+    "CHILD": "Child requests placement end",
+    "LAREQ": "Responsible or area authority requests placement end",
+    "PLACE": "Change in the status of the placement only",
+    "CUSTOD": "Custody arrangement",
+    "OTHER": "Other",
+}
+
+#: DfE publication groups for legal status ("Children looked after by legal status"), keyed by LEGAL_STATUSES.
+LEGAL_STATUS_GROUPS: dict[str, str] = {
+    "C1": "Interim care order",
+    "C2": "Full care order",
+    "D1": "Placement order granted",
+    "E1": "Placement order granted",
+    "J1": "Youth justice legal statuses",
+    "J2": "Youth justice legal statuses",
+    "J3": "Youth justice legal statuses",
+    "L1": "Detained for child protection",
+    "L2": "Detained for child protection",
+    "L3": "Detained for child protection",
+    "V2": "Voluntary agreements under S20 CA 1989",
+    "V3": "Short-term breaks",
+    "V4": "Short-term breaks",
+}

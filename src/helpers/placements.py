@@ -39,22 +39,8 @@ from helpers import codes
 #: Legal statuses excluded from DfE looked-after counts (agreed series of short-term breaks).
 SHORT_BREAK_LEGAL_STATUSES: frozenset[str] = frozenset({"V3", "V4"})
 
-#: DfE publication groups for legal status (table "Legal status"), keyed by codes.LEGAL_STATUSES.
-LEGAL_STATUS_GROUPS: dict[str, str] = {
-    "C1": "Interim care order",
-    "C2": "Full care order",
-    "D1": "Placement order granted",
-    "E1": "Placement order granted",
-    "J1": "Youth justice legal statuses",
-    "J2": "Youth justice legal statuses",
-    "J3": "Youth justice legal statuses",
-    "L1": "Detained for child protection",
-    "L2": "Detained for child protection",
-    "L3": "Detained for child protection",
-    "V2": "Voluntary agreements under S20 CA 1989",
-    "V3": "Short-term breaks",
-    "V4": "Short-term breaks",
-}
+#: DfE publication groups for legal status: defined once, in helpers.codes.
+LEGAL_STATUS_GROUPS = codes.LEGAL_STATUS_GROUPS
 
 #: DfE age groups for children looked after (lower bound inclusive, upper exclusive, years).
 AGE_BANDS: tuple[tuple[int, int, str], ...] = (

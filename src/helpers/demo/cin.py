@@ -53,8 +53,8 @@ ETHNICITY_SHARES = {
 #: Age (completed years) at a child's first referral: peaks in infancy and the early teens.
 FIRST_REFERRAL_AGE_WEIGHTS = np.array([13, 6, 6, 6, 6, 6, 6, 5.5, 5.5, 5.5, 6, 6.5, 7, 7.5, 7.5, 7, 5, 3], float)
 CATEGORY_OF_ABUSE_SHARES = {"NEG": 0.50, "EMO": 0.36, "PHY": 0.07, "SAB": 0.04, "MUL": 0.03}
-#: Assessment factor codes (CIN census guide, "Factors identified at the end of assessment").
-#: Not in helpers.codes yet: the reader treats them as free text (see report to the lead).
+#: Assessment factor codes the generator draws from (a subset of codes.ASSESSMENT_FACTORS,
+#: same order as FACTOR_WEIGHTS).
 ASSESSMENT_FACTORS = ("1B", "1C", "2B", "2C", "3A", "3B", "3C", "4A", "4B", "4C", "5B", "5C", "6C", "7A",
                       "8B", "9A", "10A", "11A", "14A", "15A", "16A", "17A", "18B", "19B", "21", "22A", "23A", "24A")
 FACTOR_WEIGHTS = np.array([2, 6, 2, 6, 8, 9, 14, 5, 5, 16, 1, 4, 2, 1, 2, 1, 3, 2, 3, 3, 8, 7, 1, 2, 5, 0.5, 2, 2], float)

@@ -32,7 +32,7 @@ from .. import codes
 from .cin import dmy, day
 from .faults import pick_faults
 
-#: REASON_PLACE_CHANGE codes (SSDA903 guidance from 2023-24). Not in helpers.codes yet.
+#: REASON_PLACE_CHANGE codes the generator draws from (a subset of codes.REASON_PLACE_CHANGE, same order as _RPC_P).
 REASON_PLACE_CHANGE = ("CARPL", "CLOSE", "ALLEG", "STAND", "APPRR", "CREQB", "CREQO", "CHILD", "LAREQ", "PLACE", "OTHER")
 _RPC_P = np.array([0.40, 0.05, 0.02, 0.03, 0.01, 0.12, 0.10, 0.06, 0.06, 0.05, 0.10])
 
