@@ -47,3 +47,17 @@ def test_show_refuses_url_data():
     chart = alt.Chart(alt.Data(url="https://example.org/data.csv")).mark_bar().encode(x="ward:N")
     with pytest.raises(ValueError, match="loads data"):
         charts.to_spec(chart)
+
+
+def test_time_axes_show_the_year():
+    """A member reading a time axis sees 'Apr 2024', never a bare 'April' (rendered to SVG to check)."""
+    import altair as alt
+    import pandas as pd
+    import vl_convert as vlc
+
+    from helpers import charts
+
+    months = pd.DataFrame({"month": pd.date_range("2022-04-01", periods=36, freq="MS"), "n": range(36)})
+    spec = charts.to_spec(alt.Chart(months).mark_line().encode(x="month:T", y="n:Q"))
+    svg = vlc.vegalite_to_svg(spec)
+    assert "Apr 2022" in svg and "Jan 2023" in svg

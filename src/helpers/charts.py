@@ -61,6 +61,8 @@ def theme() -> alt.theme.ThemeConfig:
             "range": {"category": PALETTE, "ordinal": {"scheme": SEQUENTIAL_SCHEME}, "ramp": {"scheme": SEQUENTIAL_SCHEME}, "diverging": {"scheme": DIVERGING_SCHEME}},
             "title": {"fontSize": 17, "fontWeight": "bold", "anchor": "start", "color": "#1b1b1b", "offset": 12},
             "axis": {"labelFontSize": 13, "titleFontSize": 14, "labelColor": "#1b1b1b", "titleColor": "#1b1b1b", "gridColor": "#e0e0e0", "domainColor": "#6f6f6f", "tickColor": "#6f6f6f", "labelLimit": 260},
+            # Dates on time axes always carry the year ("Apr 2024"), so a member never has to guess it.
+            "axisTemporal": {"labelExpr": "timeFormat(datum.value, '%b %Y')", "labelOverlap": True},
             "legend": {"labelFontSize": 13, "titleFontSize": 14, "labelLimit": 260, "symbolSize": 120},
             "header": {"labelFontSize": 13, "titleFontSize": 14},
             "text": {"fontSize": 13},
