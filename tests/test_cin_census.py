@@ -178,3 +178,76 @@ def test_demo_cin_reconciles(demo_dir):
     cin.ledger.check_reconciles()
     assert len(cin.referrals) > 1000
     assert not cin.referrals.duplicated(["child_id", "referral_date"]).any()
+
+
+# ------------------------------------------------------------------ messy values (each distinct value cleaned once)
+MESSY = """<?xml version="1.0" encoding="UTF-8"?>
+<Message><Header><CollectionDetails><Collection>CIN</Collection><Year>2024</Year>
+<ReferenceDate>2024-03-31</ReferenceDate></CollectionDetails></Header><Children>
+<Child><ChildIdentifiers><LAchildID> K1 </LAchildID><PersonBirthDate> 2015-06-14 </PersonBirthDate>
+<GenderCurrent> 2 </GenderCurrent></ChildIdentifiers><ChildCharacteristics><Ethnicity> WBRI</Ethnicity>
+<Disabilities><Disability>NONE</Disability><Disability>XYZ</Disability></Disabilities></ChildCharacteristics>
+<CINdetails><CINreferralDate> 2023-01-05 </CINreferralDate><ReferralSource> 2A </ReferralSource>
+<PrimaryNeedCode>N1</PrimaryNeedCode><CINclosureDate>   </CINclosureDate><ReasonForClosure>RC1</ReasonForClosure>
+<Assessments><AssessmentActualStartDate>2023-01-06</AssessmentActualStartDate>
+<AssessmentAuthorisationDate>0001-01-01</AssessmentAuthorisationDate></Assessments>
+<ChildProtectionPlans><CPPstartDate>2023-01-10</CPPstartDate><InitialCategoryOfAbuse> NEG </InitialCategoryOfAbuse>
+<LatestCategoryOfAbuse>XX</LatestCategoryOfAbuse><NumberOfPreviousCPP>1.0</NumberOfPreviousCPP></ChildProtectionPlans>
+<ChildProtectionPlans><CPPstartDate>2023-02-10</CPPstartDate><NumberOfPreviousCPP>2.5</NumberOfPreviousCPP>
+</ChildProtectionPlans></CINdetails>
+<CINdetails><CINreferralDate>2023-06-01</CINreferralDate><ReferralNFA> true </ReferralNFA></CINdetails></Child>
+<Child><ChildIdentifiers><LAchildID>   </LAchildID><GenderCurrent></GenderCurrent></ChildIdentifiers>
+<CINdetails><CINreferralDate>2023-02-01</CINreferralDate></CINdetails></Child>
+<Child><ChildIdentifiers><LAchildID>K2</LAchildID><PersonBirthDate>  </PersonBirthDate><GenderCurrent/>
+</ChildIdentifiers></Child>
+</Children></Message>
+"""
+
+
+def test_messy_values_are_cleaned_and_reported(tmp_path):
+    path = tmp_path / "messy.xml"
+    path.write_text(MESSY, encoding="utf-8")
+    cin = read_cin_census(path)
+    kids = cin.children.set_index("child_id")
+    assert sorted(kids.index) == ["K1", "K2"]                     # padded id stripped; blank id excluded
+    assert kids.loc["K1", ["sex", "ethnicity"]].tolist() == ["2", "WBRI"]
+    assert kids.loc["K1", "birth_month"] == pd.Timestamp("2015-06-01") and bool(kids.loc["K1", "disability"])
+    assert kids.loc["K2", "sex"] == "0" and pd.isna(kids.loc["K2", "birth_month"])
+    refs = cin.referrals.set_index("referral_id")
+    assert sorted(refs.index) == ["K1|2023-01-05", "K1|2023-06-01"]
+    first = refs.loc["K1|2023-01-05"]
+    assert first["referral_source"] == "2A" and pd.isna(first["closure_date"]) and first["closure_reason"] is None
+    assert not first["referral_nfa"] and refs.loc["K1|2023-06-01", "referral_nfa"]
+    assert first["n_assessments"] == 1 and first["has_cp_plan"] and not first["has_s47"]
+    assert pd.isna(cin.assessments.loc[0, "assessment_authorised"])   # 0001-01-01: not a usable date
+    assert cin.cp_plans["initial_category"].tolist() == ["NEG", None]
+    assert cin.cp_plans["latest_category"].tolist() == [None, None]
+    assert cin.cp_plans["n_previous_cpp"].tolist() == [1, pd.NA]
+    issues = cin.ledger.issues()
+    got = sorted(zip(issues["source"].str.split(":").str[1], issues["rule"], issues["detail"]))
+    blank_child_line = next(i for i, line in enumerate(MESSY.splitlines(), 1) if "<LAchildID>   <" in line)
+    assert got == sorted([
+        ("assessments", "assessment authorisation date not a date: set to missing", "0001-01-01"),
+        ("children", "LAchildID missing", "blank"),
+        ("children", "disability code not recognised: counted as a disability", "NONE;XYZ"),
+        ("children", "sex code not recognised: set to 0 (not recorded)", "None"),
+        ("cp_plans", "category of abuse not recognised: set to missing", "XX"),
+        ("cp_plans", "number of previous CP plans not a whole number: set to missing", "2.5"),
+        ("referrals", "LAchildID missing", f"child at line {blank_child_line}"),
+        ("referrals", "ReferralNFA not true/false: set to false", "None"),     # the excluded one is not repaired
+        ("referrals", "closure reason without closure date: treated as open", "RC1"),
+    ])
+    cin.ledger.check_reconciles()
+
+
+def test_output_str_columns_reject_non_strings():
+    import pandera
+
+    from helpers.schemas import validate
+    kids = pd.DataFrame({"child_id": ["A", 7], "sex": ["1", "2"], "birth_month": pd.to_datetime([None, None]),
+                         "ethnicity": [None, "WBRI"], "disability": [False, True], "collection_year": [2024, 2024]})
+    with pytest.raises(pandera.errors.SchemaErrors) as err:
+        validate("cin_children", kids)
+    cases = err.value.failure_cases
+    assert cases.loc[cases["column"] == "child_id", "failure_case"].tolist() == [7]
+    validate("cin_children", kids.assign(child_id=["A", "B"]))

@@ -4,9 +4,11 @@
 and returns a :class:`CINCensus` with the tables of ``docs/data_model.md`` section 2.
 
 Parsing is streaming: ``lxml.etree.iterparse`` reports only ``CollectionDetails`` and ``Child``
-end tags; each ``Child`` is read into plain Python lists and then cleared (with the siblings
-before it), so memory stays flat; DataFrames are built once per run and dates parsed
-vectorised (``pd.to_datetime(format="%Y-%m-%d", errors="coerce")``). Personal detail is
+end tags; each ``Child`` is read (only the elements used, filtered inside lxml) into plain Python
+lists of raw text and then cleared (with the siblings before it), so memory stays flat. After
+the parse every text column is factorised once (``pd.factorize``): stripping, code checks and
+date parsing (``pd.to_datetime(format="%Y-%m-%d", errors="coerce")``) run on the distinct values
+only, and the rules below are numpy masks; each table is built once. Personal detail is
 degraded on read: date of birth to month; LAchildID and UPN values go only to
 ``identifiers`` (for the publish guard).
 
@@ -70,7 +72,7 @@ from lxml import etree
 
 from helpers import codes
 from helpers.ledger import Ledger, ReaderError
-from helpers.schemas import RowChecks, clean_text, code_not_in, iso_day, parse_dates, to_month, validate
+from helpers.schemas import clean_text, validate
 
 ISO = "%Y-%m-%d"
 SUPERSEDED = "duplicate: superseded by later collection year"
@@ -176,18 +178,20 @@ def bare_iterparse(path) -> int:
 # ----------------------------------------------------------------------------------------
 
 class _Raw:
-    """Column lists for one run (all files)."""
+    """Column lists for one run (all files), plus one block per file read."""
 
     def __init__(self) -> None:
         self.ch = {k: [] for k in ("child_id", "upn", "former_upn", "dob", "edob", "sex", "ethnicity",
-                                   "disabilities", "_row", "_file", "_year")}
+                                   "disabilities", "_row")}
         self.ref = {k: [] for k in ("child_id", "referral_date", "referral_source", "primary_need",
-                                    "closure_date", "closure_reason", "referral_nfa", "_row", "_file",
-                                    "_year", "_child_row")}
+                                    "closure_date", "closure_reason", "referral_nfa", "_row", "_child_row")}
         self.ass = {k: [] for k in ("_ref", "_row", "start", "auth", "factors")}
         self.plan = {k: [] for k in ("_ref", "_row", "start", "end")}
         self.s47 = {k: [] for k in ("_ref", "_row", "start", "target", "icpc", "notreq")}
         self.cpp = {k: [] for k in ("_ref", "_row", "start", "end", "init", "latest", "nprev")}
+        # one (file name, collection year, children read, referrals read) per file, in read order:
+        # the rows of a file are contiguous in the lists above
+        self.blocks: list[tuple[str, int, int, int]] = []
         self.files: dict[str, tuple[int, pd.Timestamp]] = {}
         self.paths: dict[str, Path] = {}
 
@@ -196,10 +200,12 @@ def _parse_file(path: Path, raw: _Raw) -> None:
     """Stream one file into ``raw``'s lists.
 
     ``iterparse`` reports only ``Child`` and ``CollectionDetails`` end events (filtered in C);
-    each finished ``Child`` is walked once in document order. Leaf values go into the open
+    each finished ``Child`` is walked once in document order, visiting only the elements the
+    reader uses (``Element.iter(*tags)``, also filtered in C). Leaf values go into the open
     record (child, referral, assessment, ...) via a tag -> (record, key) map; a record is
-    appended to its lists when the next record of its level starts or the Child ends. Each
-    ``Child`` is then cleared with the siblings before it, so memory stays flat.
+    appended to its lists when the next record of its level starts or the Child ends. Values
+    are kept as the raw text (cleaned later, once per distinct value). Each ``Child`` is then
+    cleared with the siblings before it, so memory stays flat.
     """
     _check_bytes(path)
     ns, _ = _root(path)
@@ -231,6 +237,9 @@ def _parse_file(path: Path, raw: _Raw) -> None:
         "Child", "CINdetails", "Assessments", "CINPlanDates", "Section47", "ChildProtectionPlans"))
     t_dis, t_fac, t_icpc, t_cd = (ns + t for t in ("Disability", "AssessmentFactors", "DateOfInitialCPC",
                                                   "CollectionDetails"))
+    sub_kind = {t_ass: "a", t_plan: "p", t_s47: "s", t_cpp: "k"}
+    # every element the walk acts on; all others are skipped inside lxml
+    wanted = tuple(leaf) + tuple(sub_kind) + (t_fac, t_cin, t_dis, t_icpc)
     disabilities: list = []
     ch_id, ch_upn, ch_fupn, ch_dob, ch_edob, ch_sex, ch_eth, ch_dis, ch_row = (
         ch["child_id"], ch["upn"], ch["former_upn"], ch["dob"], ch["edob"], ch["sex"], ch["ethnicity"],
@@ -238,6 +247,7 @@ def _parse_file(path: Path, raw: _Raw) -> None:
     r_child, r_rd, r_rs, r_pn, r_cd, r_rc, r_nfa, r_row, r_crow = (
         ref["child_id"], ref["referral_date"], ref["referral_source"], ref["primary_need"], ref["closure_date"],
         ref["closure_reason"], ref["referral_nfa"], ref["_row"], ref["_child_row"])
+    a_ref, a_row, a_start, a_auth, a_facs = ass["_ref"], ass["_row"], ass["start"], ass["auth"], ass["factors"]
     year: int | None = None
     ref_date = None
     n_children_start = len(ch_id)
@@ -252,9 +262,9 @@ def _parse_file(path: Path, raw: _Raw) -> None:
             return
         i = len(r_child)               # the open referral is appended after its sub-records
         if kind == "a":
-            ass["_ref"].append(i); ass["_row"].append(line)
-            ass["start"].append(a_rec.get("start")); ass["auth"].append(a_rec.get("auth"))
-            ass["factors"].append(";".join([(f or "").strip() for f in a_fac]))
+            a_ref.append(i); a_row.append(line)
+            a_start.append(a_rec.get("start")); a_auth.append(a_rec.get("auth"))
+            a_facs.append(";".join([(f or "").strip() for f in a_fac]))
             a_rec.clear(); a_fac.clear()
         elif kind == "p":
             plan["_ref"].append(i); plan["_row"].append(line)
@@ -288,8 +298,11 @@ def _parse_file(path: Path, raw: _Raw) -> None:
         r_rec.clear()
         open_ref[0] = False
 
-    sub_kind = {t_ass: "a", t_plan: "p", t_s47: "s", t_cpp: "k"}
-    child_id: list = [None]            # the current Child's LAchildID, stripped
+    child_id: list = [None]            # the current Child's LAchildID (raw text; cleaned later)
+    # one look-up per element: (record, key) for a leaf value, (None, what) for the others
+    act: dict[str, tuple] = dict(leaf)
+    act.update({t: (None, k) for t, k in sub_kind.items()})
+    act.update({t_fac: (None, "fac"), t_cin: (None, "cin"), t_dis: (None, "dis"), t_icpc: (None, "icpc")})
     try:
         for _, el in etree.iterparse(str(path), events=("end",), tag=(t_child, t_cd)):
             if el.tag == t_cd:
@@ -301,42 +314,42 @@ def _parse_file(path: Path, raw: _Raw) -> None:
                                   "<Header><CollectionDetails><Year>YYYY</Year>")
             # walk the finished Child in document order: a container opens a record, which is
             # appended when the next container of its level (or the end of the Child) arrives
-            for e in el.iter():
-                tag = e.tag
-                slot = leaf.get(tag)
-                if slot is not None:
-                    slot[0][slot[1]] = e.text
-                    continue
-                kind = sub_kind.get(tag)
-                if kind is not None:
-                    flush_sub()
-                    open_sub[0] = kind
-                    open_sub[1] = e.sourceline
-                elif tag == t_fac:
+            for e in el.iter(*wanted):
+                rec, key = act[e.tag]
+                if rec is not None:
+                    rec[key] = e.text
+                elif key == "fac":
                     a_fac.append(e.text)
-                elif tag == t_cin:
-                    flush_sub()
-                    flush_ref()
-                    raw_id = c_rec.get("child_id")      # LAchildID precedes CINdetails
-                    child_id[0] = raw_id.strip() if raw_id else raw_id
+                elif key == "cin":
+                    if open_sub[0] is not None:
+                        flush_sub()
+                    if open_ref[0]:
+                        flush_ref()
+                    child_id[0] = c_rec.get("child_id")      # LAchildID precedes CINdetails
                     open_ref[0] = True
                     open_ref[1] = e.sourceline
-                elif tag == t_dis:
+                elif key == "dis":
                     disabilities.append(e.text)
-                elif tag == t_icpc:
+                elif key == "icpc":
                     if open_sub[0] == "s":
                         s_rec["icpc"] = e.text
-            flush_sub()
-            flush_ref()
-            raw_id = c_rec.get("child_id")
-            ch_id.append(raw_id.strip() if raw_id else raw_id)
+                else:                                        # Assessments, CINPlanDates, Section47, CPP
+                    if open_sub[0] is not None:
+                        flush_sub()
+                    open_sub[0] = key
+                    open_sub[1] = e.sourceline
+            if open_sub[0] is not None:
+                flush_sub()
+            if open_ref[0]:
+                flush_ref()
+            ch_id.append(c_rec.get("child_id"))
             ch_upn.append(c_rec.get("upn"))
             ch_fupn.append(c_rec.get("former_upn"))
             ch_dob.append(c_rec.get("dob"))
             ch_edob.append(c_rec.get("edob"))
             ch_sex.append(c_rec.get("sex"))
             ch_eth.append(c_rec.get("ethnicity"))
-            ch_dis.append(";".join([(d or "").strip() for d in disabilities]))
+            ch_dis.append(";".join([(d or "").strip() for d in disabilities]) if disabilities else "")
             ch_row.append(el.sourceline)
             c_rec.clear()
             disabilities.clear()
@@ -348,12 +361,7 @@ def _parse_file(path: Path, raw: _Raw) -> None:
     if year is None:
         raise ReaderError(path, "element <Header>/<CollectionDetails>", "Year",
                           "no collection year found; expected <Header><CollectionDetails><Year>YYYY</Year>")
-    n_new_children = len(ch_id) - n_children_start
-    n_new_refs = len(r_child) - n_refs_start
-    ch["_file"].extend([fname] * n_new_children)
-    ch["_year"].extend([year] * n_new_children)
-    ref["_file"].extend([fname] * n_new_refs)
-    ref["_year"].extend([year] * n_new_refs)
+    raw.blocks.append((fname, year, len(ch_id) - n_children_start, len(r_child) - n_refs_start))
     raw.files[fname] = (year, ref_date)
     raw.paths[fname] = path
 
@@ -407,34 +415,32 @@ def read_cin_census(paths, *, validate_output: bool = True) -> CINCensus:
     for path in files:
         _parse_file(path, raw)
     ledger = Ledger()
-    ref_dates = {f: r for f, (_, r) in raw.files.items()}
+    fnames = list(dict.fromkeys(b[0] for b in raw.blocks))
+    ref_dates = np.array([pd.Timestamp(raw.files[f][1]).as_unit("ns").asm8 for f in fnames], dtype="datetime64[ns]")
+    fidx = {f: i for i, f in enumerate(fnames)}
+    ctx = _Context(ledger, fnames, ref_dates, raw)
 
-    children = _children(raw, ledger, ref_dates)
-    referrals, ref_rule = _referrals(raw, ledger, ref_dates)
-    ref_key = referrals[["referral_id", "child_id"]]
-    assessments = _assessments(raw, ledger, ref_dates, referrals, ref_rule, ref_key)
-    cin_plans = _plans(raw, ledger, ref_dates, ref_rule, ref_key)
-    section47 = _s47(raw, ledger, ref_dates, ref_rule, ref_key)
-    cp_plans = _cpp(raw, ledger, ref_dates, ref_rule, ref_key)
+    children = _children(raw, ctx, fidx)
+    ref = _referrals(raw, ctx, fidx)
+    assessments = _assessments(raw, ctx, ref)
+    cin_plans = _plans(raw, ctx, ref)
+    section47 = _s47(raw, ctx, ref)
+    cp_plans = _cpp(raw, ctx, ref)
 
     # flags from the kept sub-records of kept referrals
-    idx = referrals.index
-    referrals["n_assessments"] = assessments.groupby("_ref").size().reindex(idx, fill_value=0).astype(int)
-    referrals["has_cin_plan"] = idx.isin(cin_plans["_ref"])
-    referrals["has_s47"] = idx.isin(section47["_ref"])
-    referrals["has_cp_plan"] = idx.isin(cp_plans["_ref"])
+    n_ref = len(ref.alive)
+    kept = ref.kept
+    referrals = ref.table
+    referrals.insert(8, "n_assessments", np.bincount(assessments.pop("_ref"), minlength=n_ref)[kept].astype(int))
+    for col, pos, sub in (("has_cin_plan", 9, cin_plans), ("has_s47", 10, section47), ("has_cp_plan", 11, cp_plans)):
+        referrals.insert(pos, col, np.bincount(sub.pop("_ref"), minlength=n_ref)[kept] > 0)
 
-    identifiers = {str(v).strip() for col in ("child_id", "upn", "former_upn") for v in raw.ch[col] if v and str(v).strip()}
-    out = CINCensus(
-        children=children[CHILDREN_COLUMNS].reset_index(drop=True),
-        referrals=referrals[REFERRAL_COLUMNS].reset_index(drop=True),
-        assessments=assessments[ASSESSMENT_COLUMNS].reset_index(drop=True),
-        cin_plans=cin_plans[CIN_PLAN_COLUMNS].reset_index(drop=True),
-        section47=section47[S47_COLUMNS].reset_index(drop=True),
-        cp_plans=cp_plans[CP_PLAN_COLUMNS].reset_index(drop=True),
-        ledger=ledger,
-        identifiers=identifiers,
-    )
+    identifiers: set[str] = set()
+    for col in ("child_id", "upn", "former_upn"):
+        identifiers.update(raw.ch[col])
+    identifiers = {v.strip() for v in identifiers if v and v.strip()}
+    out = CINCensus(children=children, referrals=referrals, assessments=assessments, cin_plans=cin_plans,
+                    section47=section47, cp_plans=cp_plans, ledger=ledger, identifiers=identifiers)
     if validate_output:
         validate("cin_children", out.children)
         validate("cin_referrals", out.referrals)
@@ -446,256 +452,446 @@ def read_cin_census(paths, *, validate_output: bool = True) -> CINCensus:
     return out
 
 
-def _sources(files: pd.Series, table: str) -> pd.Series:
-    return files.astype(str) + ":" + table
+# ----------------------------------------------------------------------------------------
+# Vectorised building blocks. Text columns are factorised once; cleaning, code checks and
+# date parsing run on the distinct values only and are taken back to the rows.
+# ----------------------------------------------------------------------------------------
+
+_NAT = np.datetime64("NaT", "ns")
 
 
-def _add_reads(ledger: Ledger, sources: pd.Series) -> None:
-    for src, n in sources.value_counts(sort=False).items():
-        ledger.add_read(src, n)
+def _obj(values) -> np.ndarray:
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
-def _ref_date_col(files: pd.Series, ref_dates) -> pd.Series:
-    return files.map(ref_dates).astype("datetime64[ns]")
+class _Text:
+    """A raw text column (``str`` or ``None`` per row), factorised: ``codes`` into ``uniques``
+    (-1 for ``None``)."""
+
+    def __init__(self, values) -> None:
+        self.raw = values if isinstance(values, np.ndarray) else _obj(values)
+        self.codes, uniques = pd.factorize(self.raw)
+        self.uniques = list(uniques)
+
+    def take(self, per_unique, fill, dtype):
+        """Row values from one value per distinct text (``fill`` for ``None``)."""
+        ext = np.empty(len(per_unique) + 1, dtype=dtype)
+        ext[:-1] = per_unique
+        ext[-1] = fill
+        return ext[self.codes]
+
+    def clean(self, allowed=()) -> "_Clean":
+        """As ``schemas.clean_text``: values in ``allowed`` kept, others stripped; blank -> None."""
+        return _Clean(self, [u if u in allowed else (u.strip() or None) for u in self.uniques])
+
+    def dates(self) -> tuple[np.ndarray, np.ndarray]:
+        """As ``schemas.parse_dates(..., "%Y-%m-%d")``: (datetime64[ns] per row, bad per row)."""
+        u = np.asarray(self.uniques, dtype=object)
+        s = pd.Series(u, dtype=object)
+        s = s.where(s.ne(""), None)
+        d = pd.to_datetime(s, format=ISO, errors="coerce")
+        d = d.to_numpy(dtype="datetime64[ns]").copy()
+        bad = np.zeros(len(u), dtype=bool)
+        failed = np.flatnonzero(s.notna().to_numpy() & np.isnat(d))
+        if len(failed):
+            stripped = pd.Series([u[i].strip() or None for i in failed], dtype=object)
+            again = pd.to_datetime(stripped, format=ISO, errors="coerce").to_numpy(dtype="datetime64[ns]")
+            d[failed] = again
+            bad[failed] = np.isnat(again) & stripped.notna().to_numpy()
+        return self.take(d, _NAT, "datetime64[ns]"), self.take(bad, False, bool)
+
+    def is_none(self) -> np.ndarray:
+        return self.codes < 0
 
 
-def _yes_no(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+class _Clean:
+    """A cleaned text column: cleaned value per distinct raw text."""
+
+    def __init__(self, text: _Text, cleaned: list) -> None:
+        self.text = text
+        self.cleaned = cleaned
+
+    def values(self) -> np.ndarray:
+        return self.text.take(self.cleaned, None, object)
+
+    def mask(self, fn, fill: bool) -> np.ndarray:
+        """Per-row bool from ``fn(cleaned value)`` over the distinct values (``fill`` for None)."""
+        return self.text.take([bool(fn(c)) for c in self.cleaned], fill, bool)
+
+    def not_in(self, allowed) -> np.ndarray:
+        """As ``schemas.code_not_in``: present but not one of ``allowed``."""
+        return self.mask(lambda c: c is not None and c not in allowed, False)
+
+    def is_none(self) -> np.ndarray:
+        return self.mask(lambda c: c is None, True)
+
+
+def _as_str(values: np.ndarray) -> np.ndarray:
+    """``str`` of each value (as ``Series.astype(str)`` on object values), object array."""
+    return _obj([str(v) for v in values])
+
+
+class _Context:
+    def __init__(self, ledger: Ledger, fnames: list[str], ref_dates: np.ndarray, raw: _Raw) -> None:
+        self.ledger = ledger
+        self.fnames = fnames
+        self.ref_dates = ref_dates
+        self.raw = raw
+
+    def sources(self, table: str) -> np.ndarray:
+        return _obj([f"{f}:{table}" for f in self.fnames])
+
+
+class _Rules:
+    """Exclusion and repair rules over numpy masks (the semantics of ``schemas.RowChecks``).
+
+    Rules are applied in the order they are called; each mask is restricted to rows not yet
+    excluded; every hit is recorded in the ledger with source, line, rule, field and detail.
+    """
+
+    def __init__(self, ctx: _Context, table: str, file_idx: np.ndarray, rows: np.ndarray) -> None:
+        self.ledger = ctx.ledger
+        self.file_idx = file_idx
+        self.src = ctx.sources(table)
+        self.rows = rows
+        n = len(rows)
+        self.alive = np.ones(n, dtype=bool)
+        self.rule = np.full(n, None, dtype=object)
+        counts = np.bincount(file_idx, minlength=len(self.src))
+        for src, c in zip(self.src, counts):
+            if c:
+                self.ledger.add_read(src, int(c))
+
+    def _details(self, hit: np.ndarray, detail):
+        if callable(detail):                       # built only for the rows hit
+            return _as_str(detail(hit))
+        if isinstance(detail, np.ndarray):
+            return _as_str(detail[hit])
+        return detail
+
+    def exclude(self, mask: np.ndarray, rule: str, field: str | None, detail) -> np.ndarray:
+        hit = mask & self.alive
+        if hit.any():
+            self.alive &= ~hit
+            self.rule[hit] = rule
+            self.ledger.exclude_rows(self.src[self.file_idx[hit]], self.rows[hit], rule, field,
+                                     self._details(hit, detail))
+        return hit
+
+    def exclude_with_rules(self, mask: np.ndarray, rules: np.ndarray, field: str | None, detail) -> np.ndarray:
+        hit = mask & self.alive
+        if hit.any():
+            for rule in pd.unique(rules[hit]):        # loop over distinct rules, not rows
+                this = hit & (rules == rule)
+                self.alive &= ~this
+                self.rule[this] = rule
+                self.ledger.exclude_rows(self.src[self.file_idx[this]], self.rows[this], rule, field,
+                                         self._details(this, detail))
+        return hit
+
+    def repair(self, mask: np.ndarray, rule: str, field: str | None, detail) -> np.ndarray:
+        hit = mask & self.alive
+        if hit.any():
+            self.ledger.repair_rows(self.src[self.file_idx[hit]], self.rows[hit], rule, field,
+                                    self._details(hit, detail))
+        return hit
+
+    def finish(self) -> np.ndarray:
+        """Record the kept rows as used (per source); return their positions."""
+        counts = np.bincount(self.file_idx[self.alive], minlength=len(self.src))
+        for src, c in zip(self.src, counts):
+            if c:
+                self.ledger.add_used(str(src), int(c))
+        return np.flatnonzero(self.alive)
+
+
+def _block_arrays(raw: _Raw, fidx: dict, which: int) -> tuple[np.ndarray, np.ndarray]:
+    """(file index, collection year) per row of children (which=2) or referrals (which=3)."""
+    counts = [b[which] for b in raw.blocks]
+    return (np.repeat(np.array([fidx[b[0]] for b in raw.blocks], dtype=np.intp), counts),
+            np.repeat(np.array([b[1] for b in raw.blocks], dtype=np.int64), counts))
+
+
+def _yes_no(text: _Text) -> tuple[np.ndarray, np.ndarray]:
     """(bool values, invalid mask) for CIN yes/no fields (true/false/TRUE/FALSE/1/0)."""
-    t = clean_text(text, codes.YES_VALUES | codes.NO_VALUES)
-    yes = t.isin(list(codes.YES_VALUES))
-    bad = ~yes & ~t.isin(list(codes.NO_VALUES))
-    return yes, bad
+    t = text.clean(codes.YES_VALUES | codes.NO_VALUES)
+    yes = t.mask(lambda c: c in codes.YES_VALUES, False)
+    no = t.mask(lambda c: c in codes.NO_VALUES, False)
+    return yes, ~yes & ~no
 
 
-def _children(raw: _Raw, ledger: Ledger, ref_dates) -> pd.DataFrame:
-    df = pd.DataFrame(raw.ch)
-    df["_source"] = _sources(df["_file"], "children")
-    _add_reads(ledger, df["_source"])
-    df["child_id"] = clean_text(df["child_id"], allowed=())   # stripped during the parse
-    df["sex"] = clean_text(df["sex"], codes.GENDER_CODES)
-    df["ethnicity"] = clean_text(df["ethnicity"], codes.ETHNICITY_CODES)
-    ref = _ref_date_col(df["_file"], ref_dates)
-    dob, dob_bad = parse_dates(df["dob"], ISO)
-    edob, _ = parse_dates(df["edob"], ISO)
-    rc = RowChecks(df, ledger)
-    rc.exclude(df["child_id"].isna(), "LAchildID missing", "LAchildID", "blank")
-    df["collection_year"] = df["_year"].astype(int)
-    rc.exclude(df.duplicated(["child_id", "collection_year"], keep="first") & df["child_id"].notna(),
-               "duplicate: same child twice in one collection year", "LAchildID", df["collection_year"])
-    alive = rc.alive
-    latest = df[alive].groupby("child_id")["collection_year"].transform("max")
-    superseded = pd.Series(False, index=df.index)
-    superseded[latest.index] = df.loc[latest.index, "collection_year"] < latest
-    rc.exclude(superseded, SUPERSEDED, "LAchildID",
-               lambda m: "later year: " + latest.reindex(df.index)[m].astype(int).astype(str))
-    rc.repair(code_not_in(df["sex"], codes.GENDER_CODES) | df["sex"].isna(),
-              "sex code not recognised: set to 0 (not recorded)", "GenderCurrent", df["sex"], "sex", "0")
-    rc.repair(code_not_in(df["ethnicity"], codes.ETHNICITY_CODES),
-              "ethnicity code not recognised: set to missing", "Ethnicity", df["ethnicity"], "ethnicity", None)
-    rc.repair(dob_bad, "birth date not a date: set to missing", "PersonBirthDate", df["dob"])
-    late = dob.notna() & (dob > ref)
-    rc.repair(late, "birth date after the collection's reference date: set to missing", "PersonBirthDate", df["dob"])
-    dob = dob.where(~late)
-    dob = dob.fillna(edob)
-    df["birth_month"] = to_month(dob)
-    dis = df["disabilities"].fillna("")
-    codes_found = dis.str.split(";").explode()
-    unknown = codes_found[codes_found.ne("") & ~codes_found.isin(list(codes.DISABILITY_CODES))]
-    rc.repair(df.index.to_series().isin(unknown.index),
-              "disability code not recognised: counted as a disability", "Disability", dis)
-    df["disability"] = dis.ne("") & dis.ne("NONE")
-    kept = rc.finish()
-    kept = kept.astype({"child_id": str, "sex": str})
-    return kept
+def _latest_year(keys: list[np.ndarray], year: np.ndarray, alive: np.ndarray) -> np.ndarray:
+    """Per row: the latest collection year among alive rows with the same keys (alive rows only)."""
+    latest = np.zeros(len(year), dtype=np.int64)
+    if alive.any():
+        sub = pd.DataFrame({f"k{i}": k[alive] for i, k in enumerate(keys)})
+        latest[alive] = pd.Series(year[alive]).groupby([sub[c] for c in sub.columns], sort=False).transform("max")
+    return latest
 
 
-def _referrals(raw: _Raw, ledger: Ledger, ref_dates) -> tuple[pd.DataFrame, pd.Series]:
-    """Return (kept referrals indexed by raw referral position, rule per raw referral or None)."""
-    df = pd.DataFrame(raw.ref)
-    df["_source"] = _sources(df["_file"], "referrals")
-    _add_reads(ledger, df["_source"])
-    df["child_id"] = clean_text(df["child_id"], allowed=())    # stripped during the parse
-    for col, allowed in (("referral_source", codes.REFERRAL_SOURCES), ("primary_need", codes.PRIMARY_NEED_CODES),
-                         ("closure_reason", codes.REASONS_FOR_CLOSURE)):
-        df[col] = clean_text(df[col], allowed)
-    ref = _ref_date_col(df["_file"], ref_dates)
-    rd, rd_bad = parse_dates(df["referral_date"], ISO)
-    cd, cd_bad = parse_dates(df["closure_date"], ISO)
-    _all_dates_unreadable(df, rd, rd_bad, "CINreferralDate", raw.paths)
-    rc = RowChecks(df, ledger)
-    child_lines = np.asarray(raw.ch["_row"], dtype=object)
-    child_line = pd.Series(child_lines[df["_child_row"].to_numpy(dtype=int)] if len(df) else [], index=df.index,
-                           dtype=object)
-    rc.exclude(df["child_id"].isna(), "LAchildID missing", "LAchildID", lambda m: "child at line " + child_line[m].astype(str))
-    rc.exclude(rd.isna() & ~rd_bad, "referral date missing", "CINreferralDate", "blank")
-    rc.exclude(rd_bad, "referral date not a date (expected YYYY-MM-DD)", "CINreferralDate", df["referral_date"])
-    rc.exclude(rd > ref, "referral date after the collection's reference date", "CINreferralDate", df["referral_date"])
-    hit = rc.repair(cd_bad, "closure date not a date: treated as open", "CINclosureDate", df["closure_date"])
-    cd = cd.where(~hit)
+def _children(raw: _Raw, ctx: _Context, fidx: dict) -> pd.DataFrame:
+    ch = raw.ch
+    file_idx, year = _block_arrays(raw, fidx, 2)
+    rc = _Rules(ctx, "children", file_idx, np.asarray(ch["_row"], dtype=np.int64))
+    cid_t = _Text(ch["child_id"]).clean(())
+    cid = cid_t.values()
+    sex_c = _Text(ch["sex"]).clean(codes.GENDER_CODES)
+    sex = sex_c.values()
+    eth_c = _Text(ch["ethnicity"]).clean(codes.ETHNICITY_CODES)
+    eth = eth_c.values()
+    dob_t = _Text(ch["dob"])
+    dob, dob_bad = dob_t.dates()
+    edob, _ = _Text(ch["edob"]).dates()
+    ref = ctx.ref_dates[file_idx]
+    missing = cid_t.is_none()
+    rc.exclude(missing, "LAchildID missing", "LAchildID", "blank")
+    # child codes: one per cleaned id (None -> -1)
+    cid_code, _ = pd.factorize(cid)
+    dup = pd.DataFrame({"c": cid_code, "y": year}).duplicated(keep="first").to_numpy() & ~missing
+    rc.exclude(dup, "duplicate: same child twice in one collection year", "LAchildID", year)
+    alive = rc.alive.copy()
+    latest = _latest_year([cid_code], year, alive)
+    superseded = alive & (year < latest)
+    rc.exclude(superseded, SUPERSEDED, "LAchildID", lambda m: _obj([f"later year: {y}" for y in latest[m]]))
+    hit = rc.repair(sex_c.not_in(codes.GENDER_CODES) | sex_c.is_none(),
+                    "sex code not recognised: set to 0 (not recorded)", "GenderCurrent", sex)
+    sex[hit] = "0"
+    hit = rc.repair(eth_c.not_in(codes.ETHNICITY_CODES),
+                    "ethnicity code not recognised: set to missing", "Ethnicity", eth)
+    eth[hit] = None
+    rc.repair(dob_bad, "birth date not a date: set to missing", "PersonBirthDate", dob_t.raw)
+    late = ~np.isnat(dob) & (dob > ref)
+    rc.repair(late, "birth date after the collection's reference date: set to missing", "PersonBirthDate", dob_t.raw)
+    dob[late] = _NAT
+    dob = np.where(np.isnat(dob), edob, dob)
+    dis_t = _Text(ch["disabilities"])
+    unknown = dis_t.take([any(c != "" and c not in codes.DISABILITY_CODES for c in u.split(";"))
+                          for u in dis_t.uniques], False, bool)
+    rc.repair(unknown, "disability code not recognised: counted as a disability", "Disability", dis_t.raw)
+    disability = dis_t.take([u != "" and u != "NONE" for u in dis_t.uniques], False, bool)
+    keep = rc.finish()
+    birth_month = dob[keep].astype("datetime64[M]").astype("datetime64[ns]")
+    return pd.DataFrame({
+        "child_id": _obj([str(v) for v in cid[keep]]),
+        "sex": _obj([str(v) for v in sex[keep]]),
+        "birth_month": birth_month,
+        "ethnicity": eth[keep],
+        "disability": disability[keep],
+        "collection_year": year[keep].astype(int),
+    })
+
+
+class _Referrals:
+    """Kept referrals plus what the sub-record tables need from every raw referral."""
+
+    def __init__(self, table, kept, alive, rule, file_idx, rows, ref_id, child_id) -> None:
+        self.table, self.kept, self.alive, self.rule = table, kept, alive, rule
+        self.file_idx, self.rows, self.ref_id, self.child_id = file_idx, rows, ref_id, child_id
+
+
+def _referrals(raw: _Raw, ctx: _Context, fidx: dict) -> _Referrals:
+    """Kept referrals, with the exclusion rule of every raw referral (None when kept)."""
+    r = raw.ref
+    file_idx, year = _block_arrays(raw, fidx, 3)
+    rows = np.asarray(r["_row"], dtype=np.int64)
+    rc = _Rules(ctx, "referrals", file_idx, rows)
+    cid_c = _Text(r["child_id"]).clean(())
+    cid = cid_c.values()
+    src_c = _Text(r["referral_source"]).clean(codes.REFERRAL_SOURCES)
+    src = src_c.values()
+    need_c = _Text(r["primary_need"]).clean(codes.PRIMARY_NEED_CODES)
+    need = need_c.values()
+    reason = _Text(r["closure_reason"]).clean(codes.REASONS_FOR_CLOSURE).values()
+    ref = ctx.ref_dates[file_idx]
+    rd_t, cd_t = _Text(r["referral_date"]), _Text(r["closure_date"])
+    rd, rd_bad = rd_t.dates()
+    cd, cd_bad = cd_t.dates()
+    _all_dates_unreadable(ctx, file_idx, rows, rd_t.raw, rd, rd_bad, "CINreferralDate")
+    child_lines = np.asarray(raw.ch["_row"], dtype=np.int64)
+    child_row = np.asarray(r["_child_row"], dtype=np.intp)
+    rc.exclude(cid_c.is_none(), "LAchildID missing", "LAchildID",
+               lambda m: _obj([f"child at line {v}" for v in child_lines[child_row[m]]]))
+    rd_nat = np.isnat(rd)
+    rc.exclude(rd_nat & ~rd_bad, "referral date missing", "CINreferralDate", "blank")
+    rc.exclude(rd_bad, "referral date not a date (expected YYYY-MM-DD)", "CINreferralDate", rd_t.raw)
+    rc.exclude(rd > ref, "referral date after the collection's reference date", "CINreferralDate", rd_t.raw)
+    hit = rc.repair(cd_bad, "closure date not a date: treated as open", "CINclosureDate", cd_t.raw)
+    cd[hit] = _NAT
     hit = rc.repair(cd > ref, "closure date after the collection's reference date: treated as open",
-                    "CINclosureDate", df["closure_date"])
-    cd = cd.where(~hit)
+                    "CINclosureDate", cd_t.raw)
+    cd[hit] = _NAT
     rc.exclude(cd < rd, "referral after closure: closure date before referral date", "CINclosureDate",
-               lambda m: df.loc[m, "referral_date"].astype(str) + " > " + df.loc[m, "closure_date"].astype(str))
-    df["referral_date"] = rd
-    df["collection_year"] = df["_year"].astype(int)
+               lambda m: _obj([f"{a} > {b}" for a, b in zip(rd_t.raw[m], cd_t.raw[m])]))
     # within one collection year: keep the first copy
-    alive = rc.alive
-    dup = df[alive].duplicated(["child_id", "referral_date", "collection_year"], keep="first")
-    dup = dup.reindex(df.index, fill_value=False)
+    cid_code, _ = pd.factorize(cid)
+    rd_i8 = rd.view(np.int64)
+    alive = rc.alive.copy()
+    dup = np.zeros(len(rows), dtype=bool)
+    if alive.any():
+        dup[alive] = pd.DataFrame({"c": cid_code[alive], "d": rd_i8[alive], "y": year[alive]}).duplicated(
+            keep="first").to_numpy()
     rc.exclude(dup, "duplicate: same child and referral date twice in one collection year", "CINreferralDate",
-               lambda m: iso_day(df.loc[m, "referral_date"]))
+               lambda m: np.datetime_as_string(rd[m], unit="D"))
     # across years: keep the latest collection year's record
-    alive = rc.alive
-    latest = df[alive].groupby(["child_id", "referral_date"])["collection_year"].transform("max")
-    sup = pd.Series(False, index=df.index)
-    sup[latest.index] = df.loc[latest.index, "collection_year"] < latest
-    rc.exclude(sup, SUPERSEDED, "CINreferralDate",
-               lambda m: "kept the copy from " + latest.reindex(df.index)[m].astype(int).astype(str))
-    rc.repair(df["closure_reason"].notna() & cd.isna(),
-              "closure reason without closure date: treated as open", "ReasonForClosure",
-              df["closure_reason"], "closure_reason", None)
-    rc.repair(df["closure_reason"].isna() & cd.notna(),
-              "closure date without closure reason: kept closed, reason missing", "ReasonForClosure", "blank")
-    rc.repair(code_not_in(df["referral_source"], codes.REFERRAL_SOURCES),
-              "referral source not recognised: set to missing", "ReferralSource", df["referral_source"],
-              "referral_source", None)
-    rc.repair(code_not_in(df["primary_need"], codes.PRIMARY_NEED_CODES),
-              "primary need code not recognised: set to missing", "PrimaryNeedCode", df["primary_need"],
-              "primary_need", None)
-    rc.repair(code_not_in(df["closure_reason"], codes.REASONS_FOR_CLOSURE),
-              "closure reason not recognised: set to missing", "ReasonForClosure", df["closure_reason"],
-              "closure_reason", None)
-    nfa, nfa_bad = _yes_no(df["referral_nfa"])
-    rc.repair(nfa_bad, "ReferralNFA not true/false: set to false", "ReferralNFA", df["referral_nfa"])
-    df["referral_nfa"] = nfa
-    df["closure_date"] = cd
-    kept = rc.finish().copy()
-    kept["referral_id"] = kept["child_id"].astype(str) + "|" + iso_day(kept["referral_date"])
-    kept["source_file"] = kept["_file"].astype(str)
-    kept["child_id"] = kept["child_id"].astype(str)
-    return kept, rc.excluded_rule
+    alive = rc.alive.copy()
+    latest = _latest_year([cid_code, rd_i8], year, alive)
+    rc.exclude(alive & (year < latest), SUPERSEDED, "CINreferralDate",
+               lambda m: _obj([f"kept the copy from {y}" for y in latest[m]]))
+    cd_nat = np.isnat(cd)
+    reason_none = np.equal(reason, None)
+    hit = rc.repair(~reason_none & cd_nat, "closure reason without closure date: treated as open",
+                    "ReasonForClosure", reason)
+    reason[hit] = None
+    reason_none = np.equal(reason, None)
+    rc.repair(reason_none & ~cd_nat, "closure date without closure reason: kept closed, reason missing",
+              "ReasonForClosure", "blank")
+    hit = rc.repair(src_c.not_in(codes.REFERRAL_SOURCES), "referral source not recognised: set to missing",
+                    "ReferralSource", src)
+    src[hit] = None
+    hit = rc.repair(need_c.not_in(codes.PRIMARY_NEED_CODES), "primary need code not recognised: set to missing",
+                    "PrimaryNeedCode", need)
+    need[hit] = None
+    bad_reason = ~np.equal(reason, None) & ~np.isin(reason, list(codes.REASONS_FOR_CLOSURE))
+    hit = rc.repair(bad_reason, "closure reason not recognised: set to missing", "ReasonForClosure", reason)
+    reason[hit] = None
+    nfa_t = _Text(r["referral_nfa"])
+    nfa, nfa_bad = _yes_no(nfa_t)
+    rc.repair(nfa_bad, "ReferralNFA not true/false: set to false", "ReferralNFA", nfa_t.raw)
+    keep = rc.finish()
+    child_id = _obj([str(v) for v in cid[keep]])
+    days = np.datetime_as_string(rd[keep], unit="D")
+    referral_id = _obj([f"{c}|{d}" for c, d in zip(child_id, days)])
+    table = pd.DataFrame({
+        "referral_id": referral_id, "child_id": child_id, "referral_date": rd[keep],
+        "referral_source": src[keep], "primary_need": need[keep], "closure_date": cd[keep],
+        "closure_reason": reason[keep], "referral_nfa": nfa[keep], "collection_year": year[keep].astype(int),
+        "source_file": _obj([ctx.fnames[i] for i in file_idx[keep]]),
+    })
+    full_id = np.full(len(rows), None, dtype=object)
+    full_child = np.full(len(rows), None, dtype=object)
+    full_id[keep] = referral_id
+    full_child[keep] = child_id
+    return _Referrals(table, keep, rc.alive, rc.rule, file_idx, rows, full_id, full_child)
 
 
-def _all_dates_unreadable(df: pd.DataFrame, dates: pd.Series, bad: pd.Series, field: str, paths) -> None:
+def _all_dates_unreadable(ctx: _Context, file_idx, rows, text, dates, bad, field: str) -> None:
     """ReaderError when a file has values in a required date field but none is YYYY-MM-DD."""
-    by_file = pd.DataFrame({"f": df["_file"], "ok": dates.notna(), "bad": bad}).groupby("f", sort=False).sum()
-    broken = by_file[(by_file["ok"] == 0) & (by_file["bad"] > 0)]
-    if len(broken):
-        fname = broken.index[0]
-        first = df.index[(df["_file"].eq(fname) & bad).to_numpy()][0]
-        raise ReaderError(paths.get(fname, fname), f"line {df.loc[first, '_row']}, element <CINdetails>", field,
-                          f"found {str(df.loc[first, field_col(field)]).strip()!r} and no date in YYYY-MM-DD form "
+    ok = np.bincount(file_idx[~np.isnat(dates)], minlength=len(ctx.fnames))
+    n_bad = np.bincount(file_idx[bad], minlength=len(ctx.fnames))
+    broken = [i for i in pd.unique(file_idx) if ok[i] == 0 and n_bad[i] > 0]
+    if broken:
+        fname = ctx.fnames[broken[0]]
+        first = np.flatnonzero((file_idx == broken[0]) & bad)[0]
+        raise ReaderError(ctx.raw.paths.get(fname, fname), f"line {rows[first]}, element <CINdetails>", field,
+                          f"found {str(text[first]).strip()!r} and no date in YYYY-MM-DD form "
                           "in any CINdetails; expected dates as YYYY-MM-DD")
 
 
-def field_col(field: str) -> str:
-    return {"CINreferralDate": "referral_date"}[field]
+def _sub_rules(d: dict, table: str, ctx: _Context, ref: _Referrals) -> tuple[_Rules, np.ndarray, np.ndarray]:
+    """Rules for a sub-record table, with the parent-referral rule applied first."""
+    parent = np.asarray(d["_ref"], dtype=np.intp)
+    file_idx = ref.file_idx[parent]
+    rc = _Rules(ctx, table, file_idx, np.asarray(d["_row"], dtype=np.int64))
+    rules = ref.rule[parent]
+    rc.exclude_with_rules(~np.equal(rules, None), rules, "CINdetails",
+                          lambda m: _obj([f"parent referral at line {v}" for v in ref.rows[parent[m]]]))
+    return rc, parent, ctx.ref_dates[file_idx]
 
 
-def _sub_frame(d: dict, raw_files: list, table: str, ledger: Ledger, ref_dates) -> tuple[pd.DataFrame, pd.Series]:
-    df = pd.DataFrame(d)
-    files = pd.Series(np.asarray(raw_files, dtype=object)[df["_ref"].to_numpy(dtype=int)], index=df.index) \
-        if len(df) else pd.Series([], dtype=object)
-    df["_file"] = files
-    df["_source"] = _sources(files, table)
-    _add_reads(ledger, df["_source"])
-    return df, _ref_date_col(files, ref_dates)
+def _keys(keep: np.ndarray, parent: np.ndarray, ref: _Referrals) -> dict:
+    p = parent[keep]
+    return {"referral_id": ref.ref_id[p], "child_id": ref.child_id[p]}
 
 
-def _parent_rules(rc: RowChecks, df: pd.DataFrame, ref_rule: pd.Series, raw_ref_rows: list) -> None:
-    parent = ref_rule.reindex(df["_ref"].to_numpy())
-    parent.index = df.index
-    rows = pd.Series(np.asarray(raw_ref_rows, dtype=object)[df["_ref"].to_numpy(dtype=int)] if len(df) else [],
-                     index=df.index, dtype=object)
-    rc.exclude_with_rules(parent.notna(), parent, "CINdetails", lambda m: "parent referral at line " + rows[m].astype(str))
-
-
-def _attach_keys(kept: pd.DataFrame, ref_key: pd.DataFrame) -> pd.DataFrame:
-    keys = ref_key.reindex(kept["_ref"].to_numpy())
-    kept = kept.copy()
-    kept["referral_id"] = keys["referral_id"].to_numpy()
-    kept["child_id"] = keys["child_id"].to_numpy()
-    return kept
-
-
-def _required_start(rc: RowChecks, raw_text: pd.Series, ref: pd.Series, field: str, label: str) -> pd.Series:
-    start, bad = parse_dates(raw_text, ISO)
-    rc.exclude(start.isna() & ~bad, f"{label} missing", field, "blank")
-    rc.exclude(bad, f"{label} not a date (expected YYYY-MM-DD)", field, raw_text)
-    rc.exclude(start > ref, f"{label} after the collection's reference date", field, raw_text)
+def _required_start(rc: _Rules, text: _Text, ref: np.ndarray, field: str, label: str) -> np.ndarray:
+    start, bad = text.dates()
+    rc.exclude(np.isnat(start) & ~bad, f"{label} missing", field, "blank")
+    rc.exclude(bad, f"{label} not a date (expected YYYY-MM-DD)", field, text.raw)
+    rc.exclude(start > ref, f"{label} after the collection's reference date", field, text.raw)
     return start
 
 
-def _optional_date(rc: RowChecks, raw_text: pd.Series, ref: pd.Series, field: str, label: str) -> pd.Series:
-    d, bad = parse_dates(raw_text, ISO)
-    hit = rc.repair(bad, f"{label} not a date: set to missing", field, raw_text)
-    d = d.where(~hit)
-    hit = rc.repair(d > ref, f"{label} after the collection's reference date: set to missing", field, raw_text)
-    return d.where(~hit)
+def _optional_date(rc: _Rules, text: _Text, ref: np.ndarray, field: str, label: str) -> np.ndarray:
+    d, bad = text.dates()
+    hit = rc.repair(bad, f"{label} not a date: set to missing", field, text.raw)
+    d[hit] = _NAT
+    hit = rc.repair(d > ref, f"{label} after the collection's reference date: set to missing", field, text.raw)
+    d[hit] = _NAT
+    return d
 
 
-def _assessments(raw, ledger, ref_dates, referrals, ref_rule, ref_key) -> pd.DataFrame:
-    df, ref = _sub_frame(raw.ass, raw.ref["_file"], "assessments", ledger, ref_dates)
-    rc = RowChecks(df, ledger)
-    _parent_rules(rc, df, ref_rule, raw.ref["_row"])
-    start = _required_start(rc, df["start"], ref, "AssessmentActualStartDate", "assessment start date")
-    auth = _optional_date(rc, df["auth"], ref, "AssessmentAuthorisationDate", "assessment authorisation date")
+def _assessments(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
+    d = raw.ass
+    rc, parent, refd = _sub_rules(d, "assessments", ctx, ref)
+    start = _required_start(rc, _Text(d["start"]), refd, "AssessmentActualStartDate", "assessment start date")
+    auth_t = _Text(d["auth"])
+    auth = _optional_date(rc, auth_t, refd, "AssessmentAuthorisationDate", "assessment authorisation date")
     hit = rc.repair(auth < start, "assessment authorised before it started: authorisation date set to missing",
-                    "AssessmentAuthorisationDate", df["auth"])
-    df["assessment_start"] = start
-    df["assessment_authorised"] = auth.where(~hit)
-    df["factors"] = df["factors"].fillna("").astype(str)
-    return _attach_keys(rc.finish(), ref_key)
+                    "AssessmentAuthorisationDate", auth_t.raw)
+    auth[hit] = _NAT
+    keep = rc.finish()
+    factors = _obj(d["factors"])[keep] if len(keep) else np.empty(0, dtype=object)
+    return pd.DataFrame({**_keys(keep, parent, ref), "assessment_start": start[keep],
+                         "assessment_authorised": auth[keep], "factors": factors, "_ref": parent[keep]})
 
 
-def _plans(raw, ledger, ref_dates, ref_rule, ref_key) -> pd.DataFrame:
-    df, ref = _sub_frame(raw.plan, raw.ref["_file"], "cin_plans", ledger, ref_dates)
-    rc = RowChecks(df, ledger)
-    _parent_rules(rc, df, ref_rule, raw.ref["_row"])
-    start = _required_start(rc, df["start"], ref, "CINPlanStartDate", "CIN plan start date")
-    end = _optional_date(rc, df["end"], ref, "CINPlanEndDate", "CIN plan end date")
+def _plans(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
+    d = raw.plan
+    rc, parent, refd = _sub_rules(d, "cin_plans", ctx, ref)
+    start_t, end_t = _Text(d["start"]), _Text(d["end"])
+    start = _required_start(rc, start_t, refd, "CINPlanStartDate", "CIN plan start date")
+    end = _optional_date(rc, end_t, refd, "CINPlanEndDate", "CIN plan end date")
     rc.exclude(end < start, "CIN plan end date before start date", "CINPlanEndDate",
-               lambda m: df.loc[m, "start"].astype(str) + " > " + df.loc[m, "end"].astype(str))
-    df["cin_plan_start"], df["cin_plan_end"] = start, end
-    return _attach_keys(rc.finish(), ref_key)
+               lambda m: _obj([f"{a} > {b}" for a, b in zip(start_t.raw[m], end_t.raw[m])]))
+    keep = rc.finish()
+    return pd.DataFrame({**_keys(keep, parent, ref), "cin_plan_start": start[keep], "cin_plan_end": end[keep],
+                         "_ref": parent[keep]})
 
 
-def _s47(raw, ledger, ref_dates, ref_rule, ref_key) -> pd.DataFrame:
-    df, ref = _sub_frame(raw.s47, raw.ref["_file"], "section47", ledger, ref_dates)
-    rc = RowChecks(df, ledger)
-    _parent_rules(rc, df, ref_rule, raw.ref["_row"])
-    df["s47_start"] = _required_start(rc, df["start"], ref, "S47ActualStartDate", "section 47 start date")
+def _s47(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
+    d = raw.s47
+    rc, parent, refd = _sub_rules(d, "section47", ctx, ref)
+    start = _required_start(rc, _Text(d["start"]), refd, "S47ActualStartDate", "section 47 start date")
     # an ICPC target date may legitimately fall after the reference date: only check it is a date
-    target, bad = parse_dates(df["target"], ISO)
-    hit = rc.repair(bad, "initial CPC target date not a date: set to missing", "InitialCPCtarget", df["target"])
-    df["icpc_target"] = target.where(~hit)
-    df["icpc_date"] = _optional_date(rc, df["icpc"], ref, "DateOfInitialCPC", "initial CPC date")
-    yes, bad = _yes_no(df["notreq"])
-    rc.repair(bad, "ICPCnotRequired not true/false: set to false", "ICPCnotRequired", df["notreq"])
-    df["icpc_not_required"] = yes
-    return _attach_keys(rc.finish(), ref_key)
+    target_t = _Text(d["target"])
+    target, bad = target_t.dates()
+    hit = rc.repair(bad, "initial CPC target date not a date: set to missing", "InitialCPCtarget", target_t.raw)
+    target[hit] = _NAT
+    icpc = _optional_date(rc, _Text(d["icpc"]), refd, "DateOfInitialCPC", "initial CPC date")
+    notreq_t = _Text(d["notreq"])
+    yes, bad = _yes_no(notreq_t)
+    rc.repair(bad, "ICPCnotRequired not true/false: set to false", "ICPCnotRequired", notreq_t.raw)
+    keep = rc.finish()
+    return pd.DataFrame({**_keys(keep, parent, ref), "s47_start": start[keep], "icpc_target": target[keep],
+                         "icpc_date": icpc[keep], "icpc_not_required": yes[keep], "_ref": parent[keep]})
 
 
-def _cpp(raw, ledger, ref_dates, ref_rule, ref_key) -> pd.DataFrame:
-    df, ref = _sub_frame(raw.cpp, raw.ref["_file"], "cp_plans", ledger, ref_dates)
-    rc = RowChecks(df, ledger)
-    _parent_rules(rc, df, ref_rule, raw.ref["_row"])
-    start = _required_start(rc, df["start"], ref, "CPPstartDate", "CP plan start date")
-    end = _optional_date(rc, df["end"], ref, "CPPendDate", "CP plan end date")
+def _cpp(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
+    d = raw.cpp
+    rc, parent, refd = _sub_rules(d, "cp_plans", ctx, ref)
+    start_t, end_t = _Text(d["start"]), _Text(d["end"])
+    start = _required_start(rc, start_t, refd, "CPPstartDate", "CP plan start date")
+    end = _optional_date(rc, end_t, refd, "CPPendDate", "CP plan end date")
     rc.exclude(end < start, "CP plan end date before start date", "CPPendDate",
-               lambda m: df.loc[m, "start"].astype(str) + " > " + df.loc[m, "end"].astype(str))
-    df["cpp_start"], df["cpp_end"] = start, end
+               lambda m: _obj([f"{a} > {b}" for a, b in zip(start_t.raw[m], end_t.raw[m])]))
+    cats = {}
     for col, fld in (("init", "InitialCategoryOfAbuse"), ("latest", "LatestCategoryOfAbuse")):
-        df[col] = clean_text(df[col], codes.CATEGORIES_OF_ABUSE)
-        rc.repair(code_not_in(df[col], codes.CATEGORIES_OF_ABUSE),
-                  "category of abuse not recognised: set to missing", fld, df[col], col, None)
-    df["initial_category"], df["latest_category"] = df["init"], df["latest"]
-    nprev_text = clean_text(df["nprev"], ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"))
+        c = _Text(d[col]).clean(codes.CATEGORIES_OF_ABUSE)
+        values = c.values()
+        hit = rc.repair(c.not_in(codes.CATEGORIES_OF_ABUSE), "category of abuse not recognised: set to missing",
+                        fld, values)
+        values[hit] = None
+        cats[col] = values
+    # NumberOfPreviousCPP: a whole number >= 0 (small column: the schemas helpers as before)
+    nprev_raw = pd.Series(_obj(d["nprev"]), dtype=object)
+    nprev_text = clean_text(nprev_raw, ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"))
     nprev = pd.to_numeric(nprev_text, errors="coerce")
-    bad = nprev_text.notna() & (nprev.isna() | (nprev < 0) | (nprev % 1 != 0))
+    bad = (nprev_text.notna() & (nprev.isna() | (nprev < 0) | (nprev % 1 != 0))).to_numpy(dtype=bool)
     rc.repair(bad, "number of previous CP plans not a whole number: set to missing", "NumberOfPreviousCPP",
-              df["nprev"])
-    df["n_previous_cpp"] = pd.array(nprev.where(~bad), dtype="Float64").round().astype("Int64") if len(df) \
+              nprev_raw.to_numpy())
+    n_prev = pd.array(nprev.where(~bad), dtype="Float64").round().astype("Int64") if len(nprev) \
         else pd.array([], dtype="Int64")
-    return _attach_keys(rc.finish(), ref_key)
+    keep = rc.finish()
+    return pd.DataFrame({**_keys(keep, parent, ref), "cpp_start": start[keep], "cpp_end": end[keep],
+                         "initial_category": cats["init"][keep], "latest_category": cats["latest"][keep],
+                         "n_previous_cpp": n_prev[keep], "_ref": parent[keep]})
