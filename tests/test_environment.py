@@ -61,7 +61,6 @@ def test_environment_yml_uses_the_same_minimum_versions():
 @pytest.mark.parametrize("bad_line", ["  - someextra>=1.0\n"])
 def test_the_check_catches_a_disagreement(tmp_path, monkeypatch, bad_line):
     """The comparison itself must be able to fail: add a package to a copy and re-run it."""
-    import conftest
 
     fake_root = tmp_path
     (fake_root / "pyproject.toml").write_text((REPO_ROOT / "pyproject.toml").read_text())

@@ -12,7 +12,6 @@ Consolidated: 7 episodes; 2023 file read 8 used 3 excluded 5; 2024 file read 5 u
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd

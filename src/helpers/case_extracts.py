@@ -36,7 +36,7 @@ from helpers.cin_census import (ASSESSMENT_COLUMNS, CHILDREN_COLUMNS, CIN_PLAN_C
                                 REFERRAL_COLUMNS, S47_COLUMNS, CINCensus)
 from helpers.ledger import Ledger, ReaderError
 from helpers.schemas import RowChecks, clean_text, code_not_in, iso_day, parse_dates, validate
-from helpers.ssda903 import collection_year_of, read_csv_text
+from helpers.ssda903 import read_csv_text
 
 DMY = "%d/%m/%Y"
 ADDRESS_COLUMNS = ["child_id", "postcode_sector", "lsoa_code", "ward_code", "start_date", "end_date"]

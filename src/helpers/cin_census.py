@@ -61,17 +61,15 @@ sub-records of the kept referral.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
 from lxml import etree
 
 from helpers import codes
-from helpers.ledger import Ledger, ReaderError
+from helpers.ledger import Ledger, ReaderError, resolve_input_files
 from helpers.schemas import clean_text, validate
 
 ISO = "%Y-%m-%d"
@@ -105,24 +103,6 @@ class CINCensus:
 # ----------------------------------------------------------------------------------------
 # File discovery and checks
 # ----------------------------------------------------------------------------------------
-
-def _resolve(paths, pattern: str) -> list[Path]:
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    out: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            found = sorted(p.glob(pattern))
-            if not found:
-                raise ReaderError(p, "folder", None, f"no files matching {pattern} found")
-            out.extend(found)
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise ReaderError(p, "path", None, "file or folder does not exist")
-    return out
-
 
 def _check_bytes(path: Path) -> None:
     with open(path, "rb") as fh:
@@ -410,7 +390,7 @@ def read_cin_census(paths, *, validate_output: bool = True) -> CINCensus:
     ------
     ReaderError for a file that cannot be read at all.
     """
-    files = _resolve(paths, "*.xml")
+    files = resolve_input_files(paths, "*.xml", what="CIN census XML files")
     raw = _Raw()
     for path in files:
         _parse_file(path, raw)

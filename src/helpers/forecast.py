@@ -27,7 +27,7 @@ Short breaks (legal status V3/V4) are excluded, as in DfE counts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from collections.abc import Sequence
 
 import numpy as np

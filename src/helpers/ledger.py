@@ -19,6 +19,9 @@ names the file, the line or element, the field and what was expected.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from collections import defaultdict
 from typing import Iterable
 
@@ -181,3 +184,27 @@ class Ledger:
         n_read = sum(self._read.values())
         n_used = sum(self._used.values())
         return f"Ledger(sources={len(set(self._read) | set(self._used))}, rows_read={n_read}, rows_used={n_used})"
+
+
+def resolve_input_files(paths, pattern: str, *, what: str, recursive: bool = False) -> list[Path]:
+    """Expand files and folders given to a reader into a sorted list of files.
+
+    ``paths`` is one path or a list; a folder contributes its files matching ``pattern``
+    (searched recursively when ``recursive``). Raises :class:`ReaderError` naming the folder
+    when it holds no such files, or the path when it does not exist. ``what`` describes the
+    expected files in that message (e.g. "CIN census XML files").
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(p.rglob(pattern) if recursive else p.glob(pattern))
+            if not found:
+                raise ReaderError(p, "folder", None, f"no files matching {pattern} found; expected {what}")
+            out.extend(found)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise ReaderError(p, "path", None, "file or folder does not exist")
+    return out

@@ -71,7 +71,6 @@ placement analysis computes distances from them; they must never be published.
 from __future__ import annotations
 
 import io
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +79,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import codes
-from helpers.ledger import Ledger, ReaderError
+from helpers.ledger import Ledger, ReaderError, resolve_input_files
 from helpers.schemas import RowChecks, clean_text, code_not_in, parse_dates, place_invalid_for_year, to_month, validate
 
 DMY = "%d/%m/%Y"
@@ -187,24 +186,6 @@ def _which_table(path: Path, columns: list[str]) -> str | None:
     return table
 
 
-def _resolve(paths) -> list[Path]:
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    out: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            found = sorted(p.rglob("*.csv"))
-            if not found:
-                raise ReaderError(p, "folder", None, "no .csv files found; expected SSDA903 tables")
-            out.extend(found)
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise ReaderError(p, "path", None, "file or folder does not exist")
-    return out
-
-
 def collection_year_of(decom_latest: pd.Timestamp) -> int:
     """Collection year (ending 31 March) containing a date: 15/06/2024 -> 2025, 31/03/2024 -> 2024."""
     return int(decom_latest.year + (1 if decom_latest.month >= 4 else 0))
@@ -244,7 +225,7 @@ def read_ssda903(paths_or_folders, *, validate_output: bool = True) -> SSDA903:
     ``identifiers`` (CHILD and UPN values). Episodes are consolidated across years by
     CHILD + DECOM, the latest collection year winning. Rules: module docstring.
     """
-    files = _resolve(paths_or_folders)
+    files = resolve_input_files(paths_or_folders, "*.csv", what="SSDA903 tables (CSV)", recursive=True)
     frames: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
     by_folder: dict[Path, list[tuple[Path, str, pd.DataFrame]]] = {}
     for path in files:
