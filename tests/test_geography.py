@@ -201,3 +201,22 @@ def test_real_workbooks_agree_with_csv(shared_data):
     lk_xlsx = geo.read_lsoa_ward_lookup(shared_data / "lookups" / "LSOA11_WD21_LAD21_EW_LU_V2.xlsx")
     lk_csv = geo.read_lsoa_ward_lookup(shared_data / "lookups" / "LSOA11_WD21_LAD21_EW_LU_V2.csv")
     pd.testing.assert_frame_equal(lk_xlsx.reset_index(drop=True), lk_csv.reset_index(drop=True))
+
+
+# -- point in polygon --------------------------------------------------------------------------
+def test_locate_points_by_hand():
+    # two 1 km squares side by side in British National Grid: A = [0, 1000] x [0, 1000], B = [1000, 2000] x [0, 1000]
+    areas = gpd.GeoDataFrame({"lsoa_code": ["B", "A"]}, geometry=[box(1000, 0, 2000, 1000), box(0, 0, 1000, 1000)],
+                             crs="EPSG:27700")
+    east = pd.Series([500.0, 1500.0, 1000.0, 2050.0, 2500.0, np.nan], index=list("pqrstu"))
+    north = pd.Series([500.0, 200.0, 500.0, 500.0, 500.0, 500.0], index=list("pqrstu"))
+    got = geo.locate_points(east, north, areas, "lsoa_code", tolerance_m=100)
+    assert list(got.index) == list("pqrstu")
+    # inside A; inside B; on the shared border -> first code (A); 50 m outside B (within 100 m) -> B;
+    # 500 m outside -> NaN; no grid reference -> NaN
+    assert got[["p", "q", "r", "s"]].tolist() == ["A", "B", "A", "B"]
+    assert pd.isna(got["t"]) and pd.isna(got["u"])
+    strict = geo.locate_points(east.to_numpy(), north.to_numpy(), areas, "lsoa_code", tolerance_m=0)
+    assert pd.isna(strict.iloc[3]) and strict.iloc[0] == "A"
+    # areas in EPSG:4326 (as the boundary readers return them) are projected before matching
+    assert geo.locate_points(east, north, areas.to_crs(4326), "lsoa_code")[["p", "q", "s"]].tolist() == ["A", "B", "B"]

@@ -62,6 +62,54 @@ def test_demand_by_ward_counts(addresses):
     assert got[("W3", 2025, "open_cases")] == 1 and got[("W2", 2025, "open_cases")] == 1
 
 
+# -- children with no address: placed from the 903 home postcode ---------------------------------
+def test_home_postcode_fallback_by_hand():
+    from helpers import postcodes
+
+    # council LSOAs L1 (ward W1) = [0, 1000] x [0, 1000] and L2 (W2) = [1000, 2000] x [0, 1000] in British
+    # National Grid metres; L9 = [5000, 6000] x [0, 1000] is another council's LSOA
+    bounds = gpd.GeoDataFrame({"lsoa_code": ["L1", "L2", "L9"]},
+                              geometry=[shapely.box(0, 0, 1000, 1000), shapely.box(1000, 0, 2000, 1000),
+                                        shapely.box(5000, 0, 6000, 1000)], crs=27700).to_crs(4326)
+    council = pd.DataFrame({"lsoa_code": ["L1", "L2"], "ward_code": ["W1", "W2"]})
+    directory = postcodes.prepare_directory(pd.DataFrame({
+        "pcd": ["QX1 1AA", "QX1 1AB", "QX2 2AA", "QZ9 9AA"], "oseast1m": [500, 700, 1500, 5500],
+        "osnrth1m": [500, 300, 500, 500], "laua": ["E1", "E1", "E1", "E2"]}))
+    episodes = pd.DataFrame({
+        "child_id": ["c1", "c2", "c3", "c4", "c5", "c6"],
+        "decom": [T("2024-01-01")] * 6, "dec": [pd.NaT] * 6,
+        # full postcode in L2; sector QX1 1 (centroid 600, 400 in L1); another council; unknown; blank;
+        # c6 is also in the address extract (W1), which wins over the home postcode
+        "home_post": ["QX2 2AA", "QX1 1", "QZ9 9AA", "QX7 7ZZ", None, "QX2 2AA"],
+    })
+    home = loc.home_postcode_addresses(episodes, directory, bounds, council)
+    assert home["lsoa_code"].tolist()[:2] == ["L2", "L1"] and home["ward_code"].tolist()[:2] == ["W2", "W1"]
+    assert home["match"].tolist() == ["postcode", "sector", "outside council", "not found", "blank", "postcode"]
+    assert home["lsoa_code"].iloc[2:5].isna().all()
+    assert list(home.columns[:6]) == ["child_id", "postcode_sector", "lsoa_code", "ward_code", "start_date", "end_date"]
+
+    addresses = pd.DataFrame({"child_id": ["c6"], "postcode_sector": ["QX1 1"], "lsoa_code": ["L1"], "ward_code": ["W1"],
+                              "start_date": [T("2020-01-01")], "end_date": [pd.NaT]})
+    no_refs = pd.DataFrame({"child_id": pd.Series([], dtype=str), "referral_date": pd.Series([], dtype="datetime64[ns]"),
+                            "closure_date": pd.Series([], dtype="datetime64[ns]")})
+    no_cp = pd.DataFrame({"child_id": pd.Series([], dtype=str), "cpp_start": pd.Series([], dtype="datetime64[ns]"),
+                          "cpp_end": pd.Series([], dtype="datetime64[ns]")})
+    ye = T("2025-03-31")
+    before = loc.demand_by_ward(no_refs, no_cp, episodes, addresses, [ye])
+    assert loc.placement_counts(before, "looked_after", ye) == {
+        "address extract": 1, "903 home postcode": 0, "not placed": 5, "total": 6}
+    after = loc.demand_by_ward(no_refs, no_cp, episodes, addresses, [ye], fallback_addresses=home)
+    assert loc.placement_counts(after, "looked_after", ye) == {
+        "address extract": 1, "903 home postcode": 2, "not placed": 3, "total": 6}
+    la = after[after["measure"] == "looked_after"]
+    got = la.groupby(["ward_code", "placed_by"], dropna=False)["count"].sum().to_dict()
+    assert got[("W1", "address extract")] == 1 and got[("W1", "903 home postcode")] == 1
+    assert got[("W2", "903 home postcode")] == 1
+    # the LSOA count places the same children
+    by_lsoa = loc.demand_by_ward(no_refs, no_cp, episodes, addresses, [ye], "lsoa_code", fallback_addresses=home)
+    assert loc.placement_counts(by_lsoa, "looked_after", ye)["903 home postcode"] == 2
+
+
 # -- model and shrinkage -----------------------------------------------------------------------
 def test_estimate_dispersion_by_hand():
     # y = [0, 4], mu = [2, 2]: sum((y-mu)^2 - y) = (4 - 0) + (4 - 4) = 4; sum(mu^2) = 8 -> 0.5
@@ -204,6 +252,52 @@ def test_partition_heavy_corner_and_keep_together():
     assert loc.contiguity_check(g, together)["contiguous"].all()
 
 
+def test_allocate_localities_by_hand():
+    # workloads A 100, B 50, C 30; 5 localities. D'Hondt alone gives A 3, B 1, C 1 (33.3, 50, 30: ratio 1.667);
+    # A 2, B 2, C 1 gives 50, 25, 30 (ratio 2); A 3, B 1, C 1 is the best -> kept
+    k = loc.allocate_localities(pd.Series({"A": 100.0, "B": 50.0, "C": 30.0}), 5)
+    assert k.to_dict() == {"A": 3, "B": 1, "C": 1}
+    # A 90, B 60, 4 localities: A 2, B 2 -> 45, 30 (1.5); A 3, B 1 -> 30, 60 (2) -> A 2, B 2
+    assert loc.allocate_localities(pd.Series({"A": 90.0, "B": 60.0}), 4).to_dict() == {"A": 2, "B": 2}
+    # a district cannot take more localities than it has blocks
+    assert loc.allocate_localities(pd.Series({"A": 90.0, "B": 10.0}), 4, pd.Series({"A": 2, "B": 5})).to_dict() == {"A": 2, "B": 2}
+    with pytest.raises(ValueError, match="at least one locality per district"):
+        loc.allocate_localities(pd.Series({"A": 1.0, "B": 1.0, "C": 1.0}), 2)
+
+
+def test_partition_keep_districts_whole_two_districts():
+    # 4 x 2 grid, every block weight 1. District A = column 0 (2 blocks), district B = columns 1-3 (6 blocks).
+    g = grid_graph(4, 2)
+    workload = pd.Series(1.0, index=sorted(g.nodes))
+    districts = pd.Series({c: ("A" if c.endswith("c0") else "B") for c in g.nodes})
+    # unconstrained, 2 localities of 4 blocks: one of them must cross from A into B
+    free = loc.partition_localities(g, workload, 2, seed=0)
+    assert free.assign(d=free["block_code"].map(districts)).groupby("locality")["d"].nunique().max() == 2
+    # districts kept whole: A alone (2) and B (6) -> ratio 3, each locality inside one district
+    whole = loc.partition_localities(g, workload, 2, seed=0, districts=districts)
+    per = whole.assign(d=whole["block_code"].map(districts)).groupby("locality")["d"].agg(["nunique", "size"])
+    assert (per["nunique"] == 1).all() and sorted(per["size"]) == [2, 6]
+    assert loc.balance_metrics(whole, workload)["ratio_max_min"] == 3.0
+    # 4 localities: A gets 1 (2 blocks), B gets 3 (2 blocks each) -> ratio 1, all contiguous, deterministic
+    four = loc.partition_localities(g, workload, 4, seed=0, districts=districts)
+    assert four.attrs["localities_per_district"] == {"A": 1, "B": 3}
+    assert four.assign(d=four["block_code"].map(districts)).groupby("locality")["d"].nunique().eq(1).all()
+    assert loc.balance_metrics(four, workload)["ratio_max_min"] == 1.0
+    assert loc.contiguity_check(g, four)["contiguous"].all()
+    assert sorted(four["locality"].unique()) == [f"Locality {i:02d}" for i in range(1, 5)]
+    pd.testing.assert_frame_equal(four, loc.partition_localities(g, workload, 4, seed=0, districts=districts))
+    # fewer localities than districts, or a keep-together group across districts, cannot be honoured
+    with pytest.raises(ValueError, match="at least one locality per district"):
+        loc.partition_localities(g, workload, 1, districts=districts)
+    with pytest.raises(ValueError, match="spans more than one district"):
+        loc.partition_localities(g, workload, 2, districts=districts, keep_together=[["r0c0", "r0c1"]])
+    # plan_localities and sweep_localities pass the constraint through
+    plan = loc.plan_localities(g, workload, None, None, 4, building_block="ward", districts=districts)
+    assert plan.assignment.assign(d=plan.assignment["block_code"].map(districts)).groupby("locality")["d"].nunique().eq(1).all()
+    sweep = loc.sweep_localities(g, workload, [2, 4], districts=districts)
+    assert sweep["ratio_max_min"].tolist() == [3.0, 1.0]
+
+
 def test_partition_deterministic_for_seed():
     g = grid_graph(12, 10)
     rng = np.random.default_rng(5)
@@ -285,53 +379,70 @@ def test_thousand_blocks_into_21_localities_fast():
 
 
 # -- real geography: Buckinghamshire -----------------------------------------------------------
-def _bucks_demand(shared_data):
-    """Buckinghamshire reference data with demand from helpers.demo over the real geography when it
-    is available; otherwise a seeded Poisson draw on an IDACI-driven rate."""
-    iod = geo.read_iod(shared_data / "iod2019" / "iod2019_lsoa11_imd_idaci_population.csv")
-    lookup = geo.read_lsoa_ward_lookup(shared_data / "lookups" / "LSOA11_WD21_LAD21_EW_LU_V2.csv")
-    pop = geo.read_lsoa_population(shared_data / "population" / "ons_mye2020_lsoa11_children_single_year_age.csv")
-    lsoas = geo.lsoa_profile(lookup, iod, pop, "E06000060")
-    wards, _ = geo.ward_profile(lookup, iod, pop, "E06000060")
-    rng = np.random.default_rng(2026)
-    # open cases per child: exp(-5.6 + 0.025 x percentile): about 0.4% in the least deprived, 4% in the most
-    lsoas["projected_cases"] = rng.poisson(lsoas["children_0_17"] * np.exp(-5.6 + 0.025 * lsoas["idaci_percentile"])).astype(float)
-    return lsoas, wards
+BUCKS = "E06000060"
 
 
-def test_buckinghamshire_sizing(shared_data):
-    lsoas, wards = _bucks_demand(shared_data)
-    ward_bounds = geo.read_boundaries(shared_data / "boundaries" / "wards_dec2022_bgc_E06000060_buckinghamshire.geojson")
-    lsoa_bounds = geo.read_boundaries(shared_data / "boundaries" / "lsoa11_bgc_E06000060_buckinghamshire.geojson")
+@pytest.fixture(scope="module")
+def bucks_demo(shared_data, tmp_path_factory):
+    """Synthetic children over Buckinghamshire's real wards and LSOAs (helpers.demo with RealGeography)."""
+    from helpers import demo
+
     t0 = time.perf_counter()
-    ward_graph = geo.contiguity_graph(ward_bounds, "ward_code")
-    lsoa_graph = geo.contiguity_graph(lsoa_bounds, "lsoa_code")
-    ward_work = lsoas.groupby("ward_code")["projected_cases"].sum()
-    lsoa_work = lsoas.set_index("lsoa_code")["projected_cases"]
-    plan = loc.plan_localities(ward_graph, ward_work, lsoa_graph, lsoa_work, 21, seed=0)
+    real = demo.RealGeography.from_files(
+        BUCKS, shared_data / "lookups" / "LSOA11_WD21_LAD21_EW_LU_V2.csv",
+        shared_data / "iod2019" / "iod2019_lsoa11_imd_idaci_population.csv",
+        shared_data / "population" / "ons_mye2020_lsoa11_children_single_year_age.csv",
+        shared_data / "boundaries" / "wards_dec2022_bgc_E06000060_buckinghamshire.geojson",
+        shared_data / "boundaries" / "lsoa11_bgc_E06000060_buckinghamshire.geojson")
+    out = demo.generate(tmp_path_factory.mktemp("bucks"), seed=1, years=2, scale=1.0, geography=real)
+    return out, time.perf_counter() - t0
+
+
+def test_buckinghamshire_sizing(bucks_demo):
+    """The report's chain (locality.size_localities, as the notebook calls it) on generated data over real geography."""
+    import json
+
+    import vl_convert as vlc
+
+    from helpers import case_extracts, charts, cin_census, postcodes, ssda903
+
+    folder, gen_seconds = bucks_demo
+    t0 = time.perf_counter()
+    cin = cin_census.read_cin_census(folder / "cin")
+    lac = ssda903.read_ssda903(folder / "ssda903")
+    addresses, _ = case_extracts.read_address_extract(folder / "addresses" / "child_addresses.csv")
+    as_at = pd.Timestamp(json.loads((folder / "council.json").read_text())["as_at"])       # 2026-10-31
+    year_ends = [T("2025-03-31"), T("2026-03-31")]
+    assert as_at > year_ends[-1]
+    g = folder / "geography"
+    sizing = loc.size_localities(
+        cin=cin, lac=lac, addresses=addresses, lookup=geo.read_lsoa_ward_lookup(g / "lsoa_ward_lad_lookup.csv"),
+        iod=geo.read_iod(g / "iod_lsoa.csv"), population=geo.read_lsoa_population(g / "population_lsoa.csv"),
+        ward_bounds=geo.read_boundaries(g / "wards.geojson"), lsoa_bounds=geo.read_boundaries(g / "lsoas.geojson"),
+        la_codes=BUCKS, year_ends=year_ends, n_localities=21,
+        directory=postcodes.read_postcode_directory(folder / "postcodes" / "postcode_directory.csv"),
+        growth_rate=0.02, years_ahead=1, building_block="auto", target_ratio=1.25, seed=0)
     seconds = time.perf_counter() - t0
-    graph = lsoa_graph if plan.building_block == "lsoa" else ward_graph
-    work = lsoa_work if plan.building_block == "lsoa" else ward_work
-    bal = loc.balance_metrics(plan.assignment, work)
-    check = loc.contiguity_check(graph, plan.assignment)
-    print(f"Buckinghamshire: 21 localities from {plan.building_block}s (ward ratio {plan.ward_ratio:.2f}), "
-          f"ratio {bal['ratio_max_min']:.3f}, cv {bal['cv']:.3f}, {seconds:.1f} s")
-    assert check["contiguous"].all() and len(check) == 21
-    assert bal["ratio_max_min"] <= 1.25
-    assert seconds < 30
-    if plan.building_block == "lsoa":
+    plan, bal = sizing.plan, sizing.balance
+    print(f"Buckinghamshire (generated demand, {sizing.placement['total']} open cases at 31 March 2026, "
+          f"{sizing.placement['903 home postcode']} placed from the 903 home postcode, "
+          f"{sizing.placement['not placed']} not placed): 21 localities from {plan.building_block}s "
+          f"(ward ratio {plan.ward_ratio:.2f}), ratio {bal['ratio_max_min']:.3f}, cv {bal['cv']:.3f}; "
+          f"generate {gen_seconds:.1f} s, read + size {seconds:.1f} s")
+    assert len(sizing.wards) == 49 and len(sizing.lsoas) == 319
+    assert sizing.placement["total"] > 1000 and sizing.placement["not placed"] == 0
+    assert sizing.placement["903 home postcode"] > 0
+    assert len(sizing.contiguity) == 21 and sizing.contiguity["contiguous"].all()
+    assert loc.contiguity_check(sizing.graph, plan.assignment)["n_parts"].eq(1).all()
+    assert bal["n_localities"] == 21 and bal["ratio_max_min"] <= 1.25
+    if plan.building_block == "lsoa":                   # wards too coarse: built from LSOAs, and said so
         assert plan.ward_ratio > 1.25 and plan.fell_back
-        w2l = loc.ward_to_locality(plan.assignment, lsoas, lsoa_work)
-        assert set(w2l["ward_code"]) == set(wards["ward_code"])
-    else:
-        w2l = plan.assignment.rename(columns={"block_code": "ward_code"})
-    w2l = w2l.merge(wards[["ward_code", "ward_name"]], on="ward_code")
-    from helpers import charts
-    spec = charts.to_spec(loc.locality_map(ward_bounds, w2l))
+    assert set(sizing.w2l["ward_code"]) == set(sizing.wards["ward_code"])
+    assert seconds < 45
+    spec = charts.to_spec(loc.locality_map(sizing.ward_bounds, sizing.w2l))
     assert spec["projection"]["type"] == "transverseMercator"
     assert len(spec["datasets"][spec["data"]["name"]]) == 49   # one feature per ward, inlined
-    dep = charts.to_spec(loc.deprivation_map(ward_bounds, wards))
-    assert dep["mark"]["type"] == "geoshape"
-    import vl_convert as vlc
     svg = vlc.vegalite_to_svg(spec)
     assert svg.count("<path") >= 49           # one path per ward at least
+    dep = vlc.vegalite_to_svg(charts.to_spec(loc.deprivation_map(sizing.ward_bounds, sizing.wards)))
+    assert dep.count("<path") >= 49

@@ -28,6 +28,11 @@ def test_locality_notebook_publishes(demo_config, tmp_path):
     assert summary["all_localities_contiguous"] is True
     assert summary["workload_ratio_max_min"] <= 1.25
     assert summary["building_block"] in ("ward", "lsoa")
+    # looked-after children with no address in the extract are placed from the 903 home postcode, and counted
+    assert summary["open_cases_placed_by_home_postcode"] > 100          # 191 in the seed-1 demo
+    assert summary["open_cases_not_placed"] in (0, "c")
+    assert summary["open_cases_latest"] > summary["open_cases_placed_by_home_postcode"]
+    assert summary["keep_districts_whole"] is False and summary["n_districts"] == 1
     # social workers = projected cases / 15 x 1.1, so they are a positive share of the total
     assert 0 < summary["fte_social_workers"] < summary["fte_total"]
     w2l = pd.read_csv(out_dir / "tables" / "ward_to_locality.csv")

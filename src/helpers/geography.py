@@ -389,3 +389,41 @@ def contiguity_graph(areas, id_col: str, *, rule: str = "queen", connect_islands
             graph.add_edge(best[1], best[2], bridge=True)
             comps = sorted(nx.connected_components(graph), key=len, reverse=True)
     return graph
+
+
+def locate_points(easting, northing, areas, id_col: str, *, tolerance_m: float = 100.0) -> pd.Series:
+    """The area holding each British National Grid point (point-in-polygon).
+
+    Inputs: ``easting``, ``northing`` in metres (EPSG:27700; NaN = unknown), as Series (the
+    output keeps their index) or arrays; ``areas`` a GeoDataFrame (any CRS) with ``id_col``.
+    Rule: the area whose polygon holds the point (geopandas ``sjoin``, predicate
+    ``intersects``, after projecting the areas to EPSG:27700); a point on a shared border goes
+    to the area whose code sorts first. A point outside every polygon but within
+    ``tolerance_m`` of one goes to the nearest (generalised boundaries leave gaps along
+    rivers and coasts); beyond that, or with no grid reference, the result is NaN.
+    Output: a Series of area codes.
+    """
+    import geopandas as gpd
+
+    index = easting.index if isinstance(easting, pd.Series) else pd.RangeIndex(len(easting))
+    e = pd.to_numeric(pd.Series(np.asarray(easting, dtype=float), index=index), errors="coerce")
+    n = pd.to_numeric(pd.Series(np.asarray(northing, dtype=float), index=index), errors="coerce")
+    out = pd.Series(np.nan, index=index, dtype=object)
+    ok = e.notna() & n.notna()
+    if not ok.any() or len(areas) == 0:
+        return out
+    polys = areas[[id_col, "geometry"]].to_crs(BRITISH_NATIONAL_GRID).rename(columns={id_col: "_area"})
+    pts = gpd.GeoDataFrame({"_pt": np.flatnonzero(ok.to_numpy())},
+                           geometry=gpd.points_from_xy(e[ok], n[ok]), crs=BRITISH_NATIONAL_GRID)
+    hit = gpd.sjoin(pts, polys, how="inner", predicate="intersects")
+    hit = hit.sort_values(["_pt", "_area"]).drop_duplicates("_pt")
+    found = dict(zip(hit["_pt"], hit["_area"]))
+    rest = pts[~pts["_pt"].isin(found)]
+    if len(rest) and tolerance_m > 0:
+        near = gpd.sjoin_nearest(rest, polys, how="inner", max_distance=tolerance_m)
+        near = near.sort_values(["_pt", "_area"]).drop_duplicates("_pt")
+        found.update(zip(near["_pt"], near["_area"]))
+    pos = np.array(sorted(found), dtype=int)
+    if len(pos):
+        out.iloc[pos] = [found[p] for p in pos]
+    return out

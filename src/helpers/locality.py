@@ -3,7 +3,9 @@
 The chain, each step a function taking data frames and plain values:
 
 1. :func:`assign_area` / :func:`demand_by_ward` - referrals, open children-in-need (CIN) cases,
-   child protection (CP) plans and looked-after children by ward, per year ending 31 March.
+   child protection (CP) plans and looked-after children by ward, per year ending 31 March;
+   children with no address in the extract are placed from their SSDA903 home postcode
+   (:func:`home_postcode_addresses`) and the count placed each way is kept (``placed_by``).
 2. :func:`fit_demand_model`, :func:`shrink_counts`, :func:`model_ward_demand` - expected demand
    per ward from a count regression on deprivation with a child-population offset; small
    wards' noisy counts are pulled towards the model (gamma-Poisson empirical Bayes), then
@@ -13,6 +15,10 @@ The chain, each step a function taking data frames and plain values:
    localities with balanced workload (spopt region-k-means start, then a seeded
    balance-improving swap search on the contiguity graph), with :func:`contiguity_check`,
    :func:`balance_metrics`, :func:`polsby_popper` and the :func:`strip_baseline` to compare.
+   Optional constraints: keep named blocks together; keep existing districts whole
+   (:func:`allocate_localities` shares localities between districts).
+5. :func:`size_localities` - the whole chain as the report runs it (used by the notebook and by
+   the Buckinghamshire real-geography test).
 
 Definitions
 -----------
@@ -73,9 +79,50 @@ def _open_at(start: pd.Series, end: pd.Series, when: pd.Timestamp) -> pd.Series:
     return (start <= when) & (end.isna() | (end > when))
 
 
+#: How a counted child's area was found (``placed_by`` column of :func:`demand_by_ward`).
+PLACED_BY = ("address extract", "903 home postcode", "not placed")
+
+
+def home_postcode_addresses(episodes: pd.DataFrame, directory: pd.DataFrame, lsoa_bounds,
+                            lsoa_areas: pd.DataFrame, *, tolerance_m: float = 100.0) -> pd.DataFrame:
+    """Address rows from the looked-after (SSDA903) home postcode, one per episode.
+
+    For children with no row in the case-management address extract (looked-after children
+    never referred as children in need): ``HOME_POST`` (full postcode or sector) is located in
+    the council's postcode directory (``helpers.postcodes.locate_postcodes``: the postcode's
+    grid reference, else its sector's mean), and the grid reference is placed in an LSOA by
+    point-in-polygon (``helpers.geography.locate_points``, EPSG:27700); the ward comes from the
+    LSOA-to-ward lookup.
+
+    Inputs: ``episodes`` (``child_id, decom, dec, home_post``); ``directory`` from
+    ``helpers.postcodes.read_postcode_directory``; ``lsoa_bounds`` (``lsoa_code, geometry``);
+    ``lsoa_areas`` the council's LSOAs (``lsoa_code, ward_code``; points in other LSOAs are
+    outside the council).
+    Output: ``child_id, postcode_sector, lsoa_code, ward_code, start_date`` (DECOM),
+    ``end_date`` (DEC, blank = open) - the layout of
+    ``helpers.case_extracts.read_address_extract`` - plus ``match``: ``"postcode"``,
+    ``"sector"``, ``"not found"``, ``"blank"`` or ``"outside council"``; rows that could not be
+    placed have ``lsoa_code``/``ward_code`` NaN.
+    """
+    from helpers import geography, postcodes
+
+    ep = episodes[["child_id", "decom", "dec", "home_post"]].reset_index(drop=True)
+    where = postcodes.locate_postcodes(ep["home_post"], directory)
+    council = lsoa_areas.drop_duplicates("lsoa_code").set_index("lsoa_code")["ward_code"]
+    bounds = lsoa_bounds[lsoa_bounds["lsoa_code"].isin(council.index)]
+    lsoa = geography.locate_points(where["easting"], where["northing"], bounds, "lsoa_code", tolerance_m=tolerance_m)
+    match = where["match"].astype(object).copy()
+    match[where["easting"].notna() & lsoa.isna()] = "outside council"
+    return pd.DataFrame({
+        "child_id": ep["child_id"], "postcode_sector": postcodes.postcode_sector(ep["home_post"]),
+        "lsoa_code": lsoa, "ward_code": lsoa.map(council), "start_date": ep["decom"], "end_date": ep["dec"],
+        "match": match.to_numpy(),
+    })
+
+
 def demand_by_ward(referrals: pd.DataFrame, cp_plans: pd.DataFrame, episodes: pd.DataFrame,
                    addresses: pd.DataFrame, year_ends: Sequence[pd.Timestamp | str],
-                   area_col: str = "ward_code") -> pd.DataFrame:
+                   area_col: str = "ward_code", fallback_addresses: pd.DataFrame | None = None) -> pd.DataFrame:
     """Demand counts by area and year, tidy.
 
     Inputs: CIN ``referrals`` (``child_id, referral_date, closure_date``), ``cp_plans``
@@ -83,20 +130,43 @@ def demand_by_ward(referrals: pd.DataFrame, cp_plans: pd.DataFrame, episodes: pd
     ``addresses`` (see :func:`assign_area`), the year-end dates to count at (usually
     31 March of each collection year), and ``area_col`` (``"ward_code"`` or ``"lsoa_code"``).
 
-    Output: ``area_col, year_end, measure, count`` with measures
+    Output: ``area_col, year_end, measure, count, placed_by`` with measures
     ``referrals`` (referral dates in the 12 months ending on ``year_end``),
     ``open_cin`` (CIN episodes open at ``year_end``), ``cp_plans`` (CP plans open),
     ``looked_after`` (children with a 903 episode open) and ``open_cases`` (children with an
     open CIN or looked-after episode; each child once). The area is the child's address on the
     referral date (referrals) or on ``year_end`` (the rest); rows whose area is unknown are kept
     with area NaN so that they can be reported.
+
+    ``fallback_addresses`` (optional, same columns as ``addresses``, e.g. from
+    :func:`home_postcode_addresses`) places children whose area the address extract cannot
+    give (same rule: in force on the date, else nearest in time).
+    Output column ``placed_by`` says how (:data:`PLACED_BY`): ``"address extract"``,
+    ``"903 home postcode"`` or ``"not placed"`` (area NaN).
     """
     year_ends = [pd.Timestamp(y) for y in year_ends]
+    fallback = None
+    if fallback_addresses is not None:
+        fallback = fallback_addresses[fallback_addresses[area_col].notna()]
+
+    def place(events: pd.DataFrame, date_col: str) -> pd.DataFrame:
+        ev = assign_area(events, addresses, date_col)
+        ev["placed_by"] = np.where(ev[area_col].notna(), PLACED_BY[0], PLACED_BY[2])
+        if fallback is not None and len(fallback):
+            need = ev[area_col].isna().to_numpy()
+            if need.any():
+                alt = assign_area(ev.loc[need, ["child_id", date_col]], fallback, date_col)
+                for col in ("ward_code", "lsoa_code"):
+                    ev.loc[need, col] = alt[col].to_numpy()
+                ev.loc[need & ev[area_col].notna().to_numpy(), "placed_by"] = PLACED_BY[1]
+        return ev
+
+    cols = ["child_id", area_col, "placed_by", "year_end", "measure"]
     parts = []
     for ye in year_ends:
         ref = referrals[(referrals["referral_date"] > ye - pd.DateOffset(years=1)) & (referrals["referral_date"] <= ye)]
-        ref = assign_area(ref[["child_id", "referral_date"]], addresses, "referral_date")
-        parts.append(ref.assign(year_end=ye, measure="referrals")[["child_id", area_col, "year_end", "measure"]])
+        ref = place(ref[["child_id", "referral_date"]], "referral_date")
+        parts.append(ref.assign(year_end=ye, measure="referrals")[cols])
         snap = []
         cin = referrals[_open_at(referrals["referral_date"], referrals["closure_date"], ye)][["child_id"]]
         snap.append(cin.assign(measure="open_cin"))
@@ -107,11 +177,24 @@ def demand_by_ward(referrals: pd.DataFrame, cp_plans: pd.DataFrame, episodes: pd
         both = pd.concat([cin, la]).drop_duplicates()
         snap.append(both.assign(measure="open_cases"))
         snap = pd.concat(snap, ignore_index=True).assign(year_end=ye)
-        snap = assign_area(snap, addresses, "year_end")
-        parts.append(snap[["child_id", area_col, "year_end", "measure"]])
+        snap = place(snap, "year_end")
+        parts.append(snap[cols])
     allrows = pd.concat(parts, ignore_index=True)
-    out = (allrows.groupby([area_col, "year_end", "measure"], dropna=False).size()
+    out = (allrows.groupby([area_col, "year_end", "measure", "placed_by"], dropna=False).size()
            .rename("count").reset_index())
+    return out[[area_col, "year_end", "measure", "count", "placed_by"]]
+
+
+def placement_counts(counts: pd.DataFrame, measure: str, year_end) -> dict[str, int]:
+    """How the children counted in ``measure`` at ``year_end`` were placed in an area.
+
+    Input: the output of :func:`demand_by_ward`. Output: ``{"address extract": n,
+    "903 home postcode": n, "not placed": n, "total": n}``.
+    """
+    sub = counts[(counts["measure"] == measure) & (counts["year_end"] == pd.Timestamp(year_end))]
+    by = sub.groupby("placed_by")["count"].sum()
+    out = {k: int(by.get(k, 0)) for k in PLACED_BY}
+    out["total"] = int(sub["count"].sum())
     return out
 
 
@@ -496,10 +579,103 @@ def _contract(graph: nx.Graph, workload: pd.Series, keep_together: Sequence[Sequ
     return g2, w2, rep
 
 
+def allocate_localities(district_workload: pd.Series, n_localities: int,
+                        max_per_district: pd.Series | None = None) -> pd.Series:
+    """Share ``n_localities`` between districts so that workload per locality is as even as possible.
+
+    Each district gets at least one locality and at most ``max_per_district`` (its number of
+    building blocks). Rule: minimise the largest / smallest workload per locality
+    (district workload / its localities). For each candidate smallest value ``m`` (one of the
+    ``W_d / j``) a district may take at most ``floor(W_d / m)`` localities; within those caps
+    localities are given one at a time to the district with the largest workload per locality
+    (D'Hondt, which minimises the largest); the best ratio over all ``m`` is the optimum (ties:
+    the first found, largest ``m`` first). Raises ``ValueError`` if ``n_localities`` is below
+    the number of districts or above the total blocks.
+    Output: localities per district (same index as ``district_workload``).
+    """
+    w = district_workload.astype(float).sort_index()
+    cap = (max_per_district.reindex(w.index).fillna(n_localities).astype(int) if max_per_district is not None
+           else pd.Series(n_localities, index=w.index))
+    cap = cap.clip(lower=1, upper=n_localities)
+    if n_localities < len(w):
+        raise ValueError(f"{n_localities} localities asked but the blocks lie in {len(w)} districts: keeping "
+                         "districts whole needs at least one locality per district")
+    if n_localities > int(cap.sum()):
+        raise ValueError(f"{n_localities} localities asked but the districts hold only {int(cap.sum())} blocks")
+
+    def dhondt(upper: np.ndarray) -> np.ndarray | None:
+        if upper.sum() < n_localities or (upper < 1).any():
+            return None
+        k = np.ones(len(w), dtype=int)
+        for _ in range(n_localities - len(w)):
+            per = np.where(k < upper, w.to_numpy() / k, -np.inf)
+            k[int(np.argmax(per))] += 1
+        return k
+
+    best_k = dhondt(cap.to_numpy())
+    if (w > 0).all():
+        ratio = lambda k: float((w / k).max() / (w / k).min())  # noqa: E731
+        best = ratio(best_k)
+        cands = sorted({wd / j for wd, c in zip(w, cap) for j in range(1, int(c) + 1)}, reverse=True)
+        for m in cands:
+            k = dhondt(np.minimum(cap.to_numpy(), np.floor(w.to_numpy() / m + 1e-9).astype(int)))
+            if k is not None and ratio(k) < best - 1e-12:
+                best, best_k = ratio(k), k
+    return pd.Series(best_k, index=w.index).reindex(district_workload.index)
+
+
+def _name_localities(lab: np.ndarray, xy: np.ndarray, k: int) -> np.ndarray:
+    """Names ``Locality 01``.. for labels 0..k-1, numbered north to south (then west to east)."""
+    cnt = np.maximum(np.bincount(lab, minlength=k), 1)
+    cy = np.bincount(lab, weights=xy[:, 1], minlength=k) / cnt
+    cx = np.bincount(lab, weights=xy[:, 0], minlength=k) / cnt
+    order = np.lexsort((cx, -cy))
+    rank = np.empty(k, dtype=int)
+    rank[order] = np.arange(k)
+    return np.array([f"Locality {r + 1:02d}" for r in rank])
+
+
+def _partition_by_district(graph: nx.Graph, workload: pd.Series, n_localities: int, districts, *, seed: int,
+                           keep_together, **kwargs) -> pd.DataFrame:
+    """Keep every district whole: share the localities between districts (:func:`allocate_localities`)
+    and group each district's blocks separately."""
+    t0 = time.perf_counter()
+    d = pd.Series(districts).reindex(workload.index)
+    if d.isna().any():
+        raise ValueError(f"no district for {int(d.isna().sum())} blocks, e.g. {d.index[d.isna()][:3].tolist()}")
+    groups = [list(g) for g in (keep_together or [])]
+    for g in groups:
+        if d.reindex([c for c in g if c in d.index]).nunique() > 1:
+            raise ValueError(f"keep_together group {g} spans more than one district")
+    sizes = {}
+    for dist, codes in d.groupby(d).groups.items():
+        sub = graph.subgraph(list(codes))
+        sizes[dist] = _contract(sub, workload[list(codes)], [g for g in groups if any(c in sub for c in g)])[0].number_of_nodes()
+    k_d = allocate_localities(workload.groupby(d).sum(), n_localities, pd.Series(sizes))
+    parts, moves, methods = [], 0, set()
+    for dist in sorted(k_d.index):
+        codes = list(d.index[d == dist])
+        sub = graph.subgraph(codes).copy()
+        part = partition_localities(sub, workload[codes], int(k_d[dist]), seed=seed,
+                                    keep_together=[g for g in groups if any(c in sub for c in g)] or None, **kwargs)
+        moves += part.attrs["moves"]
+        methods.add(part.attrs["start_method"])
+        parts.append(part.assign(locality=str(dist) + "|" + part["locality"]))
+    allp = pd.concat(parts, ignore_index=True).set_index("block_code").reindex(workload.index)
+    lab, uniq = pd.factorize(allp["locality"], sort=True)
+    xy = np.array([[graph.nodes[c]["x"], graph.nodes[c]["y"]] for c in workload.index])
+    names = _name_localities(lab, xy, len(uniq))
+    out = pd.DataFrame({"block_code": list(workload.index), "locality": names[lab]})
+    per_district = {str(k): int(v) for k, v in k_d.sort_index().items()}
+    out.attrs.update(start_method=", ".join(sorted(methods)), moves=int(moves), seconds=time.perf_counter() - t0,
+                     seed_used=int(seed), localities_per_district=per_district)
+    return out
+
+
 def partition_localities(graph: nx.Graph, workload: pd.Series, n_localities: int, *, seed: int = 0,
                          start: str = "bisection", restarts: int = 4, target_ratio: float = 1.25,
                          keep_together: Sequence[Sequence[str]] | None = None,
-                         max_moves: int | None = None) -> pd.DataFrame:
+                         max_moves: int | None = None, districts: pd.Series | dict | None = None) -> pd.DataFrame:
     """Group building blocks into ``n_localities`` contiguous localities with balanced workload.
 
     Inputs: ``graph`` the contiguity graph of the blocks (nodes = block codes, node attributes
@@ -508,7 +684,11 @@ def partition_localities(graph: nx.Graph, workload: pd.Series, n_localities: int
     ``"regionkmeans"`` (PySAL spopt ``RegionKMeansHeuristic`` on block centroids: compact,
     contiguous, unbalanced) or ``"grow"`` (seeded region growing); ``restarts`` further seeds
     tried (seed+1, ...) if the ratio is still above ``target_ratio``; ``keep_together`` groups
-    of block codes that must share a locality.
+    of block codes that must share a locality; ``districts`` (optional, block code -> district
+    code, e.g. LAD21CD; may hold more codes than the blocks) keeps every district whole: each
+    locality lies inside one district, the localities are shared between districts by
+    :func:`allocate_localities` and each district is grouped on its own (``ValueError`` if
+    ``n_localities`` is below the number of districts; ``attrs["localities_per_district"]``).
     Method: the start is improved by :func:`_improve_balance` (moves that keep every locality
     connected and reduce the spread of workloads); the best run (lowest largest/smallest ratio)
     is kept.
@@ -519,6 +699,9 @@ def partition_localities(graph: nx.Graph, workload: pd.Series, n_localities: int
     if set(graph.nodes) != set(workload.index):
         missing = set(workload.index) ^ set(graph.nodes)
         raise ValueError(f"graph nodes and workload index differ ({len(missing)} codes, e.g. {sorted(missing)[:3]})")
+    if districts is not None:
+        return _partition_by_district(graph, workload, n_localities, districts, seed=seed, keep_together=keep_together,
+                                      start=start, restarts=restarts, target_ratio=target_ratio, max_moves=max_moves)
     g, wl, rep = _contract(graph, workload, keep_together)
     codes = sorted(g.nodes)
     n = len(codes)
@@ -567,12 +750,7 @@ def partition_localities(graph: nx.Graph, workload: pd.Series, n_localities: int
             break
     _, lab, moves, seed_used = best
     # name localities north to south (then west to east) so labels read naturally on a map
-    cy = np.bincount(lab, weights=xy[:, 1], minlength=k) / np.bincount(lab, minlength=k)
-    cx = np.bincount(lab, weights=xy[:, 0], minlength=k) / np.bincount(lab, minlength=k)
-    order = np.lexsort((cx, -cy))
-    rank = np.empty(k, dtype=int)
-    rank[order] = np.arange(k)
-    names = np.array([f"Locality {r + 1:02d}" for r in rank])
+    names = _name_localities(lab, xy, k)
     by_rep = dict(zip(codes, names[lab]))
     out = pd.DataFrame({"block_code": list(workload.index)})
     out["locality"] = out["block_code"].map(lambda c: by_rep[rep[c]])
@@ -714,6 +892,132 @@ def ward_to_locality(lsoa_assignment: pd.DataFrame, lsoa_wards: pd.DataFrame, wo
     n_loc = by.groupby("ward_code")["locality"].transform("size")
     by = by.assign(split=n_loc > 1).sort_values(["ward_code", "share", "locality"], ascending=[True, False, True])
     return by.drop_duplicates("ward_code")[["ward_code", "locality", "share", "split"]].reset_index(drop=True)
+
+
+@dataclass
+class Sizing:
+    """Everything the locality report shows, from :func:`size_localities`.
+
+    Areas: ``wards``/``lsoas`` (profiles), ``ward_ledger``, ``ward_bounds``/``lsoa_bounds`` (the
+    council's polygons), ``ward_graph``/``lsoa_graph``. Demand: ``demand_w``/``demand_l``
+    (:func:`demand_by_ward`), ``home_addresses`` (:func:`home_postcode_addresses`, None without a
+    postcode directory), ``placement`` (:func:`placement_counts` for the latest year),
+    ``ward_model_table``/``ward_model``, ``lsoa_model_table``/``lsoa_model``,
+    ``ward_work``/``lsoa_work`` (projected workload by block). Grouping: ``plan``
+    (:class:`LocalityPlan`), ``w2l`` (``ward_code, locality, share, split, ward_name``),
+    ``blocks`` (one row per building block with ``projected_cases``), ``graph``, ``work``,
+    ``block_bounds``, ``block_id`` of the building block used, ``contiguity``, ``balance``.
+    Districts: ``districts`` (block code -> district, None unless kept whole),
+    ``n_districts``, ``districts_kept_whole`` and ``district_note`` (why not, when asked).
+    """
+
+    wards: pd.DataFrame
+    ward_ledger: object
+    lsoas: pd.DataFrame
+    ward_bounds: object
+    lsoa_bounds: object
+    ward_graph: nx.Graph
+    lsoa_graph: nx.Graph
+    home_addresses: pd.DataFrame | None
+    demand_w: pd.DataFrame
+    demand_l: pd.DataFrame
+    placement: dict
+    ward_model_table: pd.DataFrame
+    ward_model: DemandModel
+    lsoa_model_table: pd.DataFrame
+    lsoa_model: DemandModel
+    ward_work: pd.Series
+    lsoa_work: pd.Series
+    plan: LocalityPlan
+    w2l: pd.DataFrame
+    blocks: pd.DataFrame
+    graph: nx.Graph
+    work: pd.Series
+    block_bounds: object
+    block_id: str
+    contiguity: pd.DataFrame
+    balance: dict
+    districts: pd.Series | None
+    n_districts: int
+    districts_kept_whole: bool
+    district_note: str
+    seconds: float
+
+
+def size_localities(*, cin, lac, addresses: pd.DataFrame, lookup: pd.DataFrame, iod: pd.DataFrame,
+                    population: pd.DataFrame, ward_bounds, lsoa_bounds, la_codes: str | Sequence[str],
+                    year_ends: Sequence[pd.Timestamp], n_localities: int, directory: pd.DataFrame | None = None,
+                    measure: str = "open_cases", growth_rate: float = 0.0, years_ahead: float = 1.0,
+                    building_block: str = "auto", target_ratio: float = 1.25, seed: int = 0,
+                    keep_together: Sequence[Sequence[str]] | None = None,
+                    keep_districts_whole: bool = False) -> Sizing:
+    """The whole sizing chain, as the report runs it (notebooks/locality_sizing.ipynb).
+
+    Inputs: ``cin`` (``helpers.cin_census.read_cin_census``), ``lac``
+    (``helpers.ssda903.read_ssda903``), ``addresses`` (``helpers.case_extracts.read_address_extract``),
+    the reference tables from ``helpers.geography`` readers and boundaries, the council's LAD
+    code(s), the 31 March dates to count at (latest last), the number of localities,
+    optionally the postcode ``directory`` (``helpers.postcodes.read_postcode_directory``) to place
+    children with no address from their 903 home postcode, and the options of
+    :func:`model_ward_demand` and :func:`plan_localities`. ``keep_districts_whole`` keeps each
+    LAD (``lad_code`` of the lookup) inside one locality set; if fewer localities are asked than
+    there are districts the constraint cannot hold: the grouping is made without it and
+    ``district_note`` says so.
+    Output: a :class:`Sizing`.
+    """
+    from helpers import geography
+
+    t0 = time.perf_counter()
+    wards, ward_ledger = geography.ward_profile(lookup, iod, population, la_codes)
+    lsoas = geography.lsoa_profile(lookup, iod, population, la_codes)
+    ward_bounds = ward_bounds[ward_bounds["ward_code"].isin(wards["ward_code"])]
+    lsoa_bounds = lsoa_bounds[lsoa_bounds["lsoa_code"].isin(lsoas["lsoa_code"])]
+    ward_graph = geography.contiguity_graph(ward_bounds, "ward_code")
+    lsoa_graph = geography.contiguity_graph(lsoa_bounds, "lsoa_code")
+    home = (home_postcode_addresses(lac.episodes, directory, lsoa_bounds, lsoas)
+            if directory is not None else None)
+    demand_w = demand_by_ward(cin.referrals, cin.cp_plans, lac.episodes, addresses, year_ends, "ward_code", home)
+    demand_l = demand_by_ward(cin.referrals, cin.cp_plans, lac.episodes, addresses, year_ends, "lsoa_code", home)
+    placement = placement_counts(demand_w, measure, year_ends[-1])
+    growth = dict(growth_rate=growth_rate, years_ahead=years_ahead)
+    ward_model_table, ward_model = model_ward_demand(demand_w, wards, area_col="ward_code", measure=measure, **growth)
+    lsoa_model_table, lsoa_model = model_ward_demand(demand_l, lsoas, area_col="lsoa_code", measure=measure, **growth)
+    ward_work = ward_model_table.set_index("ward_code")["projected"]
+    lsoa_work = lsoa_model_table.set_index("lsoa_code")["projected"]
+
+    all_districts = pd.concat([wards.set_index("ward_code")["lad_code"], lsoas.set_index("lsoa_code")["lad_code"]])
+    n_districts = int(lsoas["lad_code"].nunique())
+    districts, note = None, ""
+    if keep_districts_whole:
+        if n_localities < n_districts:
+            note = (f"{n_localities} localities were asked for but the council has {n_districts} districts, so districts "
+                    "cannot all be kept whole: the localities were grouped without that constraint.")
+        else:
+            districts = all_districts
+    plan = plan_localities(ward_graph, ward_work, lsoa_graph, lsoa_work, n_localities, building_block=building_block,
+                           target_ratio=target_ratio, seed=seed, keep_together=keep_together or None, districts=districts)
+    if plan.building_block == "lsoa":
+        w2l = ward_to_locality(plan.assignment, lsoas, lsoa_work)
+        blocks = lsoas.merge(plan.assignment, left_on="lsoa_code", right_on="block_code").merge(lsoa_model_table, on="lsoa_code")
+        graph, work, block_bounds, block_id = lsoa_graph, lsoa_work, lsoa_bounds, "lsoa_code"
+    else:
+        w2l = plan.assignment.rename(columns={"block_code": "ward_code"}).assign(share=1.0, split=False)
+        blocks = wards.merge(plan.assignment, left_on="ward_code", right_on="block_code").merge(ward_model_table, on="ward_code")
+        graph, work, block_bounds, block_id = ward_graph, ward_work, ward_bounds, "ward_code"
+    w2l = w2l.merge(wards[["ward_code", "ward_name"]], on="ward_code")
+    blocks = blocks.rename(columns={"projected": "projected_cases"})
+    kept = False
+    if keep_districts_whole and n_localities >= n_districts:
+        per = plan.assignment.assign(d=plan.assignment["block_code"].map(all_districts)).groupby("locality")["d"].nunique()
+        kept = bool((per == 1).all())
+    return Sizing(wards=wards, ward_ledger=ward_ledger, lsoas=lsoas, ward_bounds=ward_bounds, lsoa_bounds=lsoa_bounds,
+                  ward_graph=ward_graph, lsoa_graph=lsoa_graph, home_addresses=home, demand_w=demand_w,
+                  demand_l=demand_l, placement=placement, ward_model_table=ward_model_table, ward_model=ward_model,
+                  lsoa_model_table=lsoa_model_table, lsoa_model=lsoa_model, ward_work=ward_work, lsoa_work=lsoa_work,
+                  plan=plan, w2l=w2l, blocks=blocks, graph=graph, work=work, block_bounds=block_bounds,
+                  block_id=block_id, contiguity=contiguity_check(graph, plan.assignment),
+                  balance=balance_metrics(plan.assignment, work), districts=districts, n_districts=n_districts,
+                  districts_kept_whole=kept, district_note=note, seconds=time.perf_counter() - t0)
 
 
 def locality_table(blocks: pd.DataFrame, **staffing: float) -> pd.DataFrame:
