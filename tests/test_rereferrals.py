@@ -367,7 +367,7 @@ def test_children_with_three_or_more_referrals_in_twelve_months():
         {"child": "R2", "date": "2023-05-01"}, {"child": "R2", "date": "2024-02-01"}, {"child": "R2", "date": "2024-08-01"},
         {"child": "R3", "date": "2024-05-01"},
     ])
-    flags = rr.flag_rereferrals(refs)
+    flags = rr.flag_rereferrals(refs, referrals_in_window=True)
     assert flags.set_index(["child_id", "referral_date"]).loc[("R1", "2024-12-01"), "referrals_in_window"] == 3
     out = rr.repeat_referral_children(flags, *YEAR_2025).iloc[0]
     # children referred in 2024-25: R1, R2, R3 = 3; with 3+: R1 = 1
@@ -467,3 +467,113 @@ def test_alternative_definitions_follow_the_configured_base():
     assert (defs["window_6m"].window, defs["window_6m"].unit) == (6, "months")
     assert (defs["from_closure"].window, defs["from_closure"].unit, defs["from_closure"].measure_from) == (365, "days", "closure")
     assert defs["duplicates_collapsed"].collapse_duplicates_days == 5 and defs["excluding_nfa"].inclusive is False
+
+
+# ------------------------------------------------- input order and child_id type (fast paths)
+
+
+def mixed_history() -> pd.DataFrame:
+    """Several children, with same-day pairs, open cases, NFA, near-duplicates, a child with
+    no identifier and a 12-month boundary: every branch of the flag."""
+    return make_referrals([
+        {"child": "C2", "date": "2023-05-10", "closed": "2023-06-01", "reason": "RC8"},
+        {"child": "C2", "date": "2024-05-10", "nfa": True},
+        {"child": "C2", "date": "2024-05-14", "closed": "2024-09-01", "cp": True},
+        {"child": "C1", "date": "2022-01-31", "closed": "2022-03-01", "cin": True},
+        {"child": "C1", "date": "2023-01-31"},  # still open at the next referral
+        {"child": "C1", "date": "2023-03-01", "id": "b"}, {"child": "C1", "date": "2023-03-01", "id": "a"},
+        {"child": "C3", "date": "2024-02-29"}, {"child": "C3", "date": "2025-02-28"},
+        {"child": None, "date": "2024-06-01"}, {"child": None, "date": "2024-07-01"},
+        {"child": "C4", "date": "2024-10-01", "closed": "2024-10-20", "reason": "RC9"},
+    ])
+
+
+SETTINGS = [
+    {}, {"inclusive": False}, {"unit": "days", "window": 365}, {"window": 6}, {"measure_from": "closure"},
+    {"exclude_nfa": True}, {"collapse_duplicates_days": 7}, {"exclude_open": True},
+]
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_flags_do_not_depend_on_row_order_or_child_id_type(settings):
+    refs = mixed_history()
+    base = rr.flag_rereferrals(refs, referrals_in_window=True, **settings)
+    known = refs.dropna(subset=["child_id"])  # other children's flags do not depend on the missing-id rows
+    base_known = base.dropna(subset=["child_id"])
+    ordered = refs.sort_values(["child_id", "referral_date", "referral_id"], na_position="first").reset_index(drop=True)
+    variants = [
+        (ordered, base),  # sorted but with missing ids: hashed
+        (known.sort_values(["child_id", "referral_date", "referral_id"]), base_known),  # sorted fast path
+        (known.sort_values(["child_id", "referral_date"], ascending=[True, False]), base_known),  # sorted ids, dates not
+        (refs.assign(child_id=refs["child_id"].astype("category")), base),  # categorical codes
+        (refs.iloc[::-1], base),  # any order
+    ]
+    for variant, expected in variants:
+        got = rr.flag_rereferrals(variant, referrals_in_window=True, **settings)
+        assert list(got.columns) == list(expected.columns)
+        # the kept referrals, in the variant's own order and index
+        assert got.index.equals(variant.index[variant.index.isin(got.index)])
+        pd.testing.assert_frame_equal(
+            got.drop(columns="child_id").sort_values("referral_id").reset_index(drop=True),
+            expected.drop(columns="child_id").sort_values("referral_id").reset_index(drop=True))
+        assert got["child_id"].astype(object).tolist() == variant.loc[got.index, "child_id"].astype(object).tolist()
+
+
+def test_sorted_input_keeps_input_order_and_index():
+    refs = mixed_history()
+    ordered = refs.sort_values(["child_id", "referral_date", "referral_id"]).dropna(subset=["child_id"])
+    ordered.index = ordered.index * 10 + 7  # an index that is not 0..n-1
+    flags = rr.flag_rereferrals(ordered)
+    assert flags.index.equals(ordered.index)
+    assert flags["referral_id"].tolist() == ordered["referral_id"].tolist()
+    # C1: Jan 22 (first), Jan 23 (12 months to the day: re-referral), Mar 23 "a" then "b" (same day)
+    c1 = flags[flags["child_id"] == "C1"].set_index("referral_id")["is_rereferral"]
+    assert c1.tolist() == [False, True, True, True]
+
+
+def test_referrals_in_window_only_when_asked():
+    refs = mixed_history()
+    plain = rr.flag_rereferrals(refs)
+    assert "referrals_in_window" not in plain.columns
+    full = rr.flag_rereferrals(refs, referrals_in_window=True)
+    pd.testing.assert_frame_equal(full.drop(columns="referrals_in_window"), plain)
+    # flag_definition (the report's path) adds it, so repeat_referral_children works on its output
+    assert "referrals_in_window" in rr.flag_definition(refs, rr.DFE).columns
+    with pytest.raises(KeyError, match="referrals_in_window"):
+        rr.repeat_referral_children(plain, *YEAR_2025)
+
+
+@pytest.mark.parametrize("kind", ["object", "categorical", "sorted", "shuffled"])
+def test_rates_count_distinct_children_like_nunique(kind):
+    refs = mixed_history()
+    if kind == "categorical":
+        refs = refs.assign(child_id=refs["child_id"].astype("category"))
+    elif kind == "sorted":
+        refs = refs.sort_values(["child_id", "referral_date", "referral_id"]).reset_index(drop=True)
+    elif kind == "shuffled":
+        refs = refs.sample(frac=1, random_state=3)
+    flags = rr.flag_rereferrals(refs)
+    for period in (YEAR_2025, ("2022-04-01", "2023-03-31"), ("2010-01-01", "2030-12-31"), ("1990-01-01", "1990-12-31")):
+        rates = rr.rereferral_rates(flags, *period).iloc[0]
+        sub = flags[flags["counted"] & flags["referral_date"].between(*map(pd.Timestamp, period))]
+        assert rates["referrals"] == len(sub)
+        assert rates["children_referred"] == sub["child_id"].nunique()  # missing ids not counted
+        assert rates["children_rereferred"] == sub.loc[sub["is_rereferral"], "child_id"].nunique()
+    # 2024-25 by hand: C2 May (re), C2 May 14 (re), C3 Feb 25 (re: 29 Feb + 12 months = 28 Feb),
+    # C4 Oct (first), two referrals with no child id (the second a re-referral of the "missing" group).
+    rates = rr.rereferral_rates(flags, *YEAR_2025).iloc[0]
+    assert (rates["referrals"], rates["rereferrals"]) == (6, 4)
+    assert (rates["children_referred"], rates["children_rereferred"]) == (3, 2)
+
+
+def test_child_codes_fast_paths_match_factorize():
+    cases = [["a", "b", "b", "c"], ["a", None, "b"], [np.nan, np.nan], ["a", "a", np.nan], ["b", "a", "b"],
+             ["x"], [np.nan], [3, 3, 5], [1.0, np.nan, 2.0], pd.array(["a", "a", pd.NA, "b"], dtype="string")]
+    for values in cases:
+        s = pd.Series(values)
+        got, n = rr._child_codes(s)
+        want, uniques = pd.factorize(s)
+        # same grouping (codes may be numbered differently), missing ids -1, all codes < n
+        assert ((got == -1) == (want == -1)).all()
+        assert len(set(zip(got.tolist(), want.tolist()))) == len(set(want.tolist()))
+        assert (got < n).all() and rr._count_distinct(got, n) == len(uniques)

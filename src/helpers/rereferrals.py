@@ -75,6 +75,9 @@ _DAY0 = np.datetime64("1900-01-01", "D")
 _NO_END = np.int64(10**7)  # "day" of a case with no closure: far beyond any real date
 _END_BASE = np.int64(1 << 24)  # more than _NO_END: (child, end day) packs into one int64
 _KEY_BASE = np.int64(1 << 18)  # more days than 1900..2500: (child, day) packs into one int64
+_NS_PER_DAY = np.int64(86_400 * 10**9)
+_DAY0_NS = _DAY0.astype("datetime64[ns]").astype(np.int64)
+_NAT_INT = np.datetime64("NaT", "ns").astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,54 @@ def _outcome_codes(referrals: pd.DataFrame) -> np.ndarray:
                      default=idx(OUTCOME_OTHER)).astype(np.int8)
 
 
+def _child_codes(child_id: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer code for each child identifier (equal identifiers, equal codes; a missing
+    identifier is -1) and an upper bound on the codes (codes are ``< n``).
+
+    Fast paths, fastest first: a categorical ``child_id`` (its codes, no hashing: readers
+    should supply categorical identifiers at national scale); identifiers already sorted
+    (the order of the CIN census and flat exports; one comparison of neighbours); otherwise
+    ``pd.factorize``. Only which rows share a child matters, never the code values."""
+    if isinstance(child_id.dtype, pd.CategoricalDtype):
+        return child_id.cat.codes.to_numpy(), len(child_id.cat.categories)
+    values = child_id.to_numpy()
+    if len(values) >= 2 and _ascending(values):
+        change = np.empty(len(values), dtype=bool)
+        change[0] = False
+        np.not_equal(values[1:], values[:-1], out=change[1:])
+        codes_ = np.cumsum(change, dtype=np.int64)
+        return codes_, int(codes_[-1]) + 1
+    codes_, uniques = pd.factorize(values, sort=False)
+    return codes_, len(uniques)
+
+
+def _ascending(values: np.ndarray) -> bool:
+    """True when every value is ``>=`` the one before. A missing value (NaN, None, pd.NA)
+    never passes (NaN compares False; None and pd.NA raise), nor do mixed types."""
+    try:
+        return bool(np.all(values[1:] >= values[:-1]))
+    except TypeError:
+        return False
+
+
+def _count_distinct(codes_: np.ndarray, n: int) -> int:
+    """Number of distinct non-negative codes (codes from :func:`_child_codes`, all ``< n``);
+    like ``nunique``, a missing identifier (-1) is not counted."""
+    codes_ = codes_[codes_ >= 0]
+    if len(codes_) == 0:
+        return 0
+    return int(np.count_nonzero(np.bincount(codes_, minlength=n)))
+
+
+def _child_day_order_or_none(child_code: np.ndarray, day: np.ndarray, referral_id: np.ndarray) -> np.ndarray | None:
+    """:func:`_child_day_order`, or ``None`` when the rows are already in that order with no
+    two rows of a child on one day (then no reordering is needed at all)."""
+    key = child_code.astype(np.int64) * _KEY_BASE + day
+    if len(key) < 2 or bool((key[1:] > key[:-1]).all()):
+        return None
+    return _child_day_order(child_code, day, referral_id)
+
+
 def _child_day_order(child_code: np.ndarray, day: np.ndarray, referral_id: np.ndarray) -> np.ndarray:
     """Positions that sort referrals by child, then date, then (same-day ties only, which
     the CIN census reader has already removed) referral_id. One integer sort."""
@@ -267,6 +318,7 @@ def flag_rereferrals(
     exclude_nfa: bool = False,
     collapse_duplicates_days: int | None = None,
     exclude_open: bool = False,
+    referrals_in_window: bool = False,
 ) -> pd.DataFrame:
     """Flag each referral that is a re-referral.
 
@@ -288,6 +340,15 @@ def flag_rereferrals(
     exclude_open : referrals made while a previous case of the child was still open
         (closure after the new referral date, or no closure) are not counted
         (``counted`` False) but remain in the history.
+    referrals_in_window : also add the ``referrals_in_window`` column (needed by
+        :func:`repeat_referral_children`; default False: the flag and the rates do not
+        need it, and it costs a search over every referral). :func:`flag_definition`
+        adds it by default.
+
+    Performance: at national scale (millions of referrals) pass ``child_id`` as a
+    categorical (``referrals["child_id"].astype("category")``) or with the referrals sorted
+    by child, as the CIN census and flat exports are; otherwise the identifiers are hashed
+    (``pd.factorize``), the slowest step. Plain string columns in any order are accepted.
 
     Output
     ------
@@ -295,9 +356,9 @@ def flag_rereferrals(
     ``previous_referral_date``, ``days_since_previous`` (float, NaN for a first referral),
     (dates are taken to the day: any time of day is ignored)
     ``previous_outcome`` (see :data:`PREVIOUS_OUTCOMES`), ``open_at_referral`` (bool),
-    ``referrals_in_window`` (this child's referrals in the window ending on this one,
-    itself included), ``is_rereferral`` (bool) and ``counted`` (bool: in numerator and
-    denominator under this definition).
+    ``referrals_in_window`` (only with ``referrals_in_window=True``: this child's referrals
+    in the window ending on this one, itself included), ``is_rereferral`` (bool) and
+    ``counted`` (bool: in numerator and denominator under this definition).
     """
     _check_columns(referrals)
     if measure_from not in ("referral", "closure"):
@@ -311,45 +372,50 @@ def flag_rereferrals(
         df = df[~df["referral_nfa"].fillna(False).astype(bool).to_numpy()]
 
     # Work on plain arrays in child-then-date order; results are scattered back to the
-    # input order at the end (no reordering of the whole frame).
-    child_all, _ = pd.factorize(df["child_id"], sort=False)
+    # input order at the end (no reordering of the whole frame). ``order`` is None when the
+    # input is already in that order (then nothing is gathered or scattered).
+    child_all, _ = _child_codes(df["child_id"])
     day_all = (df["referral_date"].to_numpy(dtype="datetime64[D]") - _DAY0).astype(np.int64)
-    order = _child_day_order(child_all, day_all, df["referral_id"].to_numpy())
-    child_code, day = child_all[order], day_all[order]
+    order = _child_day_order_or_none(child_all, day_all, df["referral_id"].to_numpy())
+
+    def take(values: np.ndarray) -> np.ndarray:  # input order -> child-date order
+        return values if order is None else values[order]
+
+    child_code, day = take(child_all), take(day_all)
 
     if collapse_duplicates_days is not None:
         same = _same_child_as_previous_row(child_code)
-        gap = np.empty(len(day), dtype=np.int64)
-        gap[0] = 0
+        gap = np.zeros(len(day), dtype=np.int64)
         gap[1:] = day[1:] - day[:-1]
         duplicate = same & (gap <= collapse_duplicates_days)
-        keep_input = np.ones(len(df), dtype=bool)
-        keep_input[order[duplicate]] = False
-        df = df[keep_input]
-        # positions of kept rows among the filtered frame, still in child-date order
-        new_pos = np.cumsum(keep_input) - 1
-        order = new_pos[order[~duplicate]]
-        child_code, day = child_code[~duplicate], day[~duplicate]
+        if duplicate.any():
+            keep_input = np.ones(len(df), dtype=bool)
+            keep_input[duplicate if order is None else order[duplicate]] = False
+            df = df[keep_input]
+            if order is not None:
+                # positions of kept rows among the filtered frame, still in child-date order
+                new_pos = np.cumsum(keep_input) - 1
+                order = new_pos[order[~duplicate]]
+            # (order None: the kept rows are still in child-date order)
+            child_code, day = child_code[~duplicate], day[~duplicate]
 
     n = len(day)
     same = _same_child_as_previous_row(child_code)
-    prev_day = np.empty(n, dtype=np.int64)
-    prev_day[0] = 0
+    prev_day = np.zeros(n, dtype=np.int64)
     prev_day[1:] = day[:-1]
 
     # Latest end of any previous case of the child; a case with no closure never ends.
-    closure = df["closure_date"].to_numpy(dtype="datetime64[D]")[order]
+    closure = take(df["closure_date"].to_numpy(dtype="datetime64[D]"))
     end = np.where(np.isnat(closure), _NO_END, (closure - _DAY0).astype(np.int64))
     # running maximum within each child: child codes are non-decreasing in this order, so a
     # plain running maximum of (child, end) packed into one integer never crosses children
-    packed = child_code.astype(np.int64) * _END_BASE + end
-    end_cummax = np.maximum.accumulate(packed) - child_code.astype(np.int64) * _END_BASE
-    prev_end = np.empty(n, dtype=np.int64)
-    prev_end[0] = 0
+    child_base = child_code.astype(np.int64) * _END_BASE
+    end_cummax = np.maximum.accumulate(child_base + end) - child_base
+    prev_end = np.zeros(n, dtype=np.int64)
     prev_end[1:] = end_cummax[:-1]
     open_at_referral = same & (prev_end > day)
 
-    outcome = _outcome_codes(df)[order]
+    outcome = take(_outcome_codes(df))
     prev_outcome = np.full(n, PREVIOUS_OUTCOMES.index(OUTCOME_NONE), dtype=np.int8)
     prev_outcome[1:] = outcome[:-1]
     prev_outcome[~same] = PREVIOUS_OUTCOMES.index(OUTCOME_NONE)
@@ -366,26 +432,33 @@ def flag_rereferrals(
     is_rereferral = same & within
 
     def scatter(values: np.ndarray) -> np.ndarray:
+        if order is None:
+            return values
         result = np.empty_like(values)
         result[order] = values
         return result
 
-    prev_date = np.where(same, prev_day, -1)
-    prev_date_ns = np.where(prev_date >= 0, _DAY0 + prev_date.astype("timedelta64[D]"), np.datetime64("NaT"))
+    # previous referral date as datetime64[ns] directly from day numbers (NaT for none)
+    has_prev = same & (prev_day >= 0)
+    prev_ns = np.where(has_prev, prev_day * _NS_PER_DAY + _DAY0_NS, _NAT_INT).view("datetime64[ns]")
     out = df.copy(deep=False)  # new columns do not touch the caller's frame
-    out["previous_referral_date"] = scatter(prev_date_ns.astype("datetime64[ns]"))
+    out["previous_referral_date"] = scatter(prev_ns)
     out["days_since_previous"] = scatter(np.where(same, day - prev_day, np.nan))
     out["previous_outcome"] = pd.Categorical.from_codes(scatter(prev_outcome), categories=list(PREVIOUS_OUTCOMES))
     out["open_at_referral"] = scatter(open_at_referral)
-    out["referrals_in_window"] = scatter(_count_in_window(child_code, day, window, unit))
+    if referrals_in_window:
+        out["referrals_in_window"] = scatter(_count_in_window(child_code, day, window, unit))
     out["is_rereferral"] = scatter(is_rereferral)
     out["counted"] = ~out["open_at_referral"].to_numpy() if exclude_open else np.ones(n, dtype=bool)
     return out
 
 
-def flag_definition(referrals: pd.DataFrame, definition: Definition) -> pd.DataFrame:
-    """:func:`flag_rereferrals` with the settings of a :class:`Definition`."""
-    return flag_rereferrals(referrals, **definition.kwargs())
+def flag_definition(referrals: pd.DataFrame, definition: Definition, *,
+                    referrals_in_window: bool = True) -> pd.DataFrame:
+    """:func:`flag_rereferrals` with the settings of a :class:`Definition`. The flags feed
+    every breakdown of the report, so ``referrals_in_window`` (for
+    :func:`repeat_referral_children`) is added unless ``referrals_in_window=False``."""
+    return flag_rereferrals(referrals, **definition.kwargs(), referrals_in_window=referrals_in_window)
 
 
 def rereferral_rates(flags: pd.DataFrame, period_start, period_end, *, lookback_months: int = 12,
@@ -404,14 +477,17 @@ def rereferral_rates(flags: pd.DataFrame, period_start, period_end, *, lookback_
     with at least one referral in the period.
     """
     start, end = pd.Timestamp(period_start), pd.Timestamp(period_end)
-    in_period = flags["counted"] & flags["referral_date"].between(start, end)
-    sub = flags.loc[in_period, ["child_id", "is_rereferral"]]
-    n_children = int(sub["child_id"].nunique())
-    n_children_rereferred = int(sub.loc[sub["is_rereferral"].to_numpy(), "child_id"].nunique())
+    in_period = (flags["counted"] & flags["referral_date"].between(start, end)).to_numpy(dtype=bool)
+    children = flags["child_id"][in_period]
+    rereferred = flags["is_rereferral"].to_numpy(dtype=bool)[in_period]
+    # distinct children from integer codes (``nunique`` on millions of strings is slow)
+    child_code, n_codes = _child_codes(children)
+    n_children = _count_distinct(child_code, n_codes)
+    n_children_rereferred = _count_distinct(child_code[rereferred], n_codes)
     first = pd.Timestamp(data_start) if data_start is not None else flags["referral_date"].min()
     row = pd.DataFrame({
         "period_start": [start], "period_end": [end],
-        "referrals": [int(len(sub))], "rereferrals": [int(sub["is_rereferral"].sum())],
+        "referrals": [int(in_period.sum())], "rereferrals": [int(rereferred.sum())],
         "children_referred": [n_children], "children_rereferred": [n_children_rereferred],
         "lookback_complete": [bool(pd.notna(first) and first <= start - pd.DateOffset(months=lookback_months))],
     })
@@ -503,7 +579,7 @@ def sensitivity_table(referrals: pd.DataFrame, period_start, period_end,
     referrals = _with_categorical_child(referrals)
     rows = []
     for definition in definitions:  # a handful of definitions, each fully vectorised
-        flags = flag_definition(referrals, definition)
+        flags = flag_definition(referrals, definition, referrals_in_window=False)
         lookback = definition.window if definition.unit == "months" else int(np.ceil(definition.window / 28))
         rates = rereferral_rates(flags, period_start, period_end, lookback_months=lookback,
                                  data_start=referrals["referral_date"].min())
@@ -531,8 +607,9 @@ def monthly_recording_view(referrals: pd.DataFrame, *, duplicate_days: int = 7,
     jumps, the rise is recording; if both rates rise together it is underlying.
     """
     referrals = _with_categorical_child(referrals)
-    recorded = flag_definition(referrals, definition)
-    collapsed = flag_definition(referrals, replace(definition, collapse_duplicates_days=duplicate_days))
+    recorded = flag_definition(referrals, definition, referrals_in_window=False)
+    collapsed = flag_definition(referrals, replace(definition, collapse_duplicates_days=duplicate_days),
+                                referrals_in_window=False)
     recorded = recorded[recorded["counted"]]
     collapsed = collapsed[collapsed["counted"]]
     dup = near_duplicate(recorded, duplicate_days)
@@ -642,11 +719,14 @@ def repeat_referral_children(flags: pd.DataFrame, period_start, period_end, *, m
     (12 months by default, as Ofsted's Annex A list 3 counts "referrals in last 12
     months"), at any referral made in the period.
 
-    Inputs: ``flags`` from :func:`flag_rereferrals` (uses ``referrals_in_window``); period
-    dates (inclusive). Output: one-row frame with ``children_referred``,
+    Inputs: ``flags`` from :func:`flag_definition`, or :func:`flag_rereferrals` with
+    ``referrals_in_window=True`` (uses that column); period dates (inclusive). Output: one-row frame with ``children_referred``,
     ``children_repeat`` (children reaching ``min_referrals``), ``share`` and its Wilson
     interval ``ci_low``, ``ci_high``; ``min_referrals`` echoed.
     """
+    if "referrals_in_window" not in flags.columns:
+        raise KeyError("flags lack referrals_in_window: flag with flag_rereferrals(..., referrals_in_window=True) "
+                       "or flag_definition")
     start, end = pd.Timestamp(period_start), pd.Timestamp(period_end)
     sub = flags[flags["counted"] & flags["referral_date"].between(start, end)]
     per_child = sub.groupby("child_id", observed=True)["referrals_in_window"].max()
