@@ -242,10 +242,15 @@ def step_cin_bare(scale: float, one_year_from: float) -> None:
     emit(seconds, before, mb=mb, files=[p.name for p in files], mb_per_s=mb / seconds, elements=n)
 
 
-def load_referrals(scale: float) -> tuple[pd.DataFrame, str]:
+def load_referrals(scale: float, shuffled: bool = False) -> tuple[pd.DataFrame, str]:
+    """The cached referrals table; ``shuffled`` puts rows in a fixed random order (seed 0), the
+    hard case where child ids arrive unsorted as plain strings (as from an unsorted export)."""
     with open(referrals_cache(scale), "rb") as fh:
         d = pickle.load(fh)
-    return d["referrals"], d["source"]
+    ref = d["referrals"]
+    if shuffled:
+        ref = ref.iloc[np.random.default_rng(0).permutation(len(ref))].reset_index(drop=True)
+    return ref, d["source"] + (", rows shuffled" if shuffled else "")
 
 
 def helpers_rereferrals(ref: pd.DataFrame, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -315,10 +320,10 @@ def _rates_dict(rates: pd.DataFrame) -> dict:
                       "rereferral_rate", "child_rereferral_rate"]}
 
 
-def step_rereferral(scale: float) -> None:
+def step_rereferral(scale: float, shuffled: bool = False) -> None:
     from helpers import rereferrals  # noqa: F401  (import outside the timed part)
 
-    ref, source = load_referrals(scale)
+    ref, source = load_referrals(scale, shuffled)
     year = latest_complete_year(scale)
     before = rss_mb()
     t0 = time.perf_counter()
@@ -327,10 +332,10 @@ def step_rereferral(scale: float) -> None:
     emit(seconds, before, referrals_total=len(ref), year=year, source=source, **_rates_dict(rates))
 
 
-def step_rereferral_duckdb(scale: float) -> None:
+def step_rereferral_duckdb(scale: float, shuffled: bool = False) -> None:
     import duckdb  # noqa: F401
 
-    ref, source = load_referrals(scale)
+    ref, source = load_referrals(scale, shuffled)
     year = latest_complete_year(scale)
     ref = _with_row_nr(ref)
     before = rss_mb()
@@ -497,6 +502,10 @@ def main(argv=None) -> None:
         step_rereferral(s)
     elif a.step == "rereferral_duckdb":
         step_rereferral_duckdb(s)
+    elif a.step == "rereferral_shuffled":
+        step_rereferral(s, shuffled=True)
+    elif a.step == "rereferral_duckdb_shuffled":
+        step_rereferral_duckdb(s, shuffled=True)
     elif a.step == "rereferral_check":
         step_rereferral_check(s)
     elif a.step == "forecast":
