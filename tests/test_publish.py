@@ -252,3 +252,23 @@ def test_contents_nests_subsections_and_drops_repeated_section_heading():
         '<ol class="contents-list"><li><a href="#a">A</a><ul class="contents-sub"><li><a href="#a-1">A 1</a></li></ul></li>'
         '<li><a href="#b">B</a><ul class="contents-sub"><li><a href="#b-1">B 1</a></li></ul></li></ol>'
     )
+
+
+def test_guard_scans_the_executed_notebook_outputs_not_its_metadata(tmp_path, found):
+    """An identifier only in the executed notebook's stderr (dropped from the page) is still refused."""
+    import json as _json
+
+    report_dir = tmp_path / "month" / "r"
+    report_dir.mkdir(parents=True)
+    nb = {
+        "metadata": {"papermill": {"start_time": "2026-11-22T23:55:01", "end_time": "2026-11-22T23:55:09"}},
+        "cells": [{"cell_type": "code", "source": "x", "metadata": {}, "outputs": [
+            {"output_type": "stream", "name": "stderr", "text": ["warning: row for CH4400123 dropped\n"]}]}],
+    }
+    (report_dir / "executed.ipynb").write_text(_json.dumps(nb), encoding="utf-8")
+    hits = publish.guard_build(tmp_path / "month", Identifiers(ids=found.ids, dobs=found.dobs), {})
+    assert [(h.where, h.kind) for h in hits] == [("r/executed.ipynb", "child identifier")]
+    # the same notebook without the leak passes: run times in metadata are not outputs
+    nb["cells"][0]["outputs"][0]["text"] = ["warning: 3 rows dropped\n"]
+    (report_dir / "executed.ipynb").write_text(_json.dumps(nb), encoding="utf-8")
+    assert publish.guard_build(tmp_path / "month", Identifiers(ids=found.ids, dobs=found.dobs), {}) == []

@@ -298,7 +298,29 @@ def guard_build(month_dir: Path, found: Identifiers, pages: dict[str, str]) -> l
             findings += scan_csv(path, rel, found)
         elif path.suffix == ".json" and path.name != "manifest.json":
             findings += scan_text(path.read_text(encoding="utf-8"), rel, found)
+        elif path.suffix == ".ipynb":
+            # The executed notebook sits beside the page: its outputs (including any stderr a
+            # page may drop) are scanned too; its metadata (run times, paths) is not output.
+            findings += scan_text(notebook_output_text(path), rel, found)
     return findings
+
+
+def notebook_output_text(path: Path) -> str:
+    """Every output of an executed notebook as text: streams, text/plain, HTML, markdown, chart data."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    parts: list[str] = []
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                parts.append("".join(out["text"]) if isinstance(out["text"], list) else str(out["text"]))
+            for key, value in out.get("data", {}).items():
+                if isinstance(value, (dict, list)):
+                    parts.append(json.dumps(value))
+                elif not key.startswith("image/"):
+                    parts.append("".join(value) if isinstance(value, list) else str(value))
+            if out.get("output_type") == "error":
+                parts.append(out.get("evalue", ""))
+    return "\n".join(parts)
 
 
 # ----------------------------------------------------------------------------------------
