@@ -58,3 +58,26 @@ def load_config(config_path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: publish.suppression_threshold must be a whole number of at least 1, got {threshold!r}")
     cfg["publish"]["suppression_threshold"] = threshold
     return cfg
+
+
+RUN_PREFIX = "run:"
+
+
+def resolve_input(cfg: dict[str, Any], value: str, output_dir: str | Path = "") -> Path | None:
+    """Where an optional input named in a report's config table lives, or None when it is not set.
+
+    ``value`` is a path relative to the project root, or ``"run:REPORT/tables/NAME.csv"`` for a
+    table published earlier in the same monthly run (e.g. the locality report's
+    ``ward_to_locality.csv``, which the re-referral report uses for its locality breakdown).
+    A ``run:`` input resolves against the run's build folder (the parent of ``output_dir``); it
+    is None in an interactive session (no ``output_dir``) or when that report has not run yet
+    in this run (it must come earlier in ``[publish] reports``).
+    """
+    if not value:
+        return None
+    if value.startswith(RUN_PREFIX):
+        if not output_dir:
+            return None
+        path = Path(output_dir).parent / value[len(RUN_PREFIX):]
+        return path if path.is_file() else None
+    return (Path(cfg["_root"]) / value).resolve()
