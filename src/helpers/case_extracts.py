@@ -92,9 +92,7 @@ def read_address_extract(path) -> tuple[pd.DataFrame, Ledger]:
     end, ebad = parse_dates(df["ADDRESSENDDATE"], DMY)
     rc = RowChecks(df, ledger)
     rc.exclude(df["child_id"].isna(), "LAchildID missing", "LAchildID", "blank")
-    rc.exclude(start.isna() & ~sbad, "address start date missing", "AddressStartDate", "blank")
-    rc.exclude(sbad, "address start date not a date (expected dd/mm/yyyy)", "AddressStartDate",
-               df["ADDRESSSTARTDATE"])
+    rc.require_date(start, sbad, "address start date", "AddressStartDate", df["ADDRESSSTARTDATE"])
     hit = rc.repair(ebad, "address end date not a date: treated as current", "AddressEndDate", df["ADDRESSENDDATE"])
     end = end.where(~hit)
     rc.exclude(end < start, "address end date before start date", "AddressEndDate",
@@ -141,8 +139,7 @@ def read_flat_referrals(path) -> CINCensus:
     cd, cd_bad = parse_dates(df["CLOSUREDATE"], DMY)
     rc = RowChecks(df, ledger)
     rc.exclude(df["LACHILDID"].isna(), "LAchildID missing", "LAchildID", "blank")
-    rc.exclude(rd.isna() & ~rd_bad, "referral date missing", "ReferralDate", "blank")
-    rc.exclude(rd_bad, "referral date not a date (expected dd/mm/yyyy)", "ReferralDate", df["REFERRALDATE"])
+    rc.require_date(rd, rd_bad, "referral date", "ReferralDate", df["REFERRALDATE"])
     hit = rc.repair(cd_bad, "closure date not a date: treated as open", "ClosureDate", df["CLOSUREDATE"])
     cd = cd.where(~hit)
     rc.exclude(cd < rd, "referral after closure: closure date before referral date", "ClosureDate",

@@ -129,6 +129,12 @@ class RowChecks:
                                      self._details(hit, detail))
         return hit
 
+    def require_date(self, dates: pd.Series, bad: pd.Series, label: str, field: str, raw) -> None:
+        """A required dd/mm/yyyy date: exclude rows where it is blank ("<label> missing") or not a
+        date ("<label> not a date (expected dd/mm/yyyy)"), in that order."""
+        self.exclude(dates.isna() & ~bad, f"{label} missing", field, "blank")
+        self.exclude(bad, f"{label} not a date (expected dd/mm/yyyy)", field, raw)
+
     def exclude_with_rules(self, mask: pd.Series, rules: pd.Series, field: str | None, detail) -> pd.Series:
         """Exclude rows where ``mask``, each with its own rule text from ``rules``."""
         hit = self._mask(mask)
