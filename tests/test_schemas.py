@@ -100,3 +100,20 @@ def test_episode_schema_date_logic():
 def test_placement_category_of_unknown_code_is_other(code, category):
     from helpers.codes import placement_category
     assert placement_category(code) == category
+
+
+def test_require_date_excludes_blank_then_unparseable_dates():
+    # rows: 2 = a good date, 3 = blank, 4 = "31/02/2024" (not a date), 5 = ISO (not dd/mm/yyyy)
+    raw = pd.Series(["01/04/2024", None, "31/02/2024", "2024-04-01"])
+    df = pd.DataFrame({"DECOM": raw, "_source": "e.csv", "_row": [2, 3, 4, 5]})
+    led = Ledger()
+    led.add_read("e.csv", 4)
+    dates, bad = parse_dates(raw, "%d/%m/%Y")
+    rc = RowChecks(df, led)
+    rc.require_date(dates, bad, "DECOM", "DECOM", raw)
+    kept = rc.finish()
+    assert kept["_row"].tolist() == [2]
+    issues = led.issues().set_index("row")
+    assert issues.loc[3, "rule"] == "DECOM missing"
+    assert issues.loc[4, "rule"] == issues.loc[5, "rule"] == "DECOM not a date (expected dd/mm/yyyy)"
+    led.check_reconciles()
