@@ -446,3 +446,9 @@ def test_buckinghamshire_sizing(bucks_demo):
     assert svg.count("<path") >= 49           # one path per ward at least
     dep = vlc.vegalite_to_svg(charts.to_spec(loc.deprivation_map(sizing.ward_bounds, sizing.wards)))
     assert dep.count("<path") >= 49
+    # the building-block map shows every locality (a ward map coloured by main locality may not)
+    blocks = charts.to_spec(loc.block_locality_map(sizing.block_bounds, plan.assignment, sizing.block_id, sizing.ward_bounds))
+    block_rows = [r for name, rows in blocks["datasets"].items() for r in rows if "locality" in r.get("properties", r)]
+    shown = {r.get("properties", r)["locality"] for r in block_rows}
+    assert shown == set(plan.assignment["locality"]) and len(shown) == 21
+    assert vlc.vegalite_to_svg(blocks).count("<path") >= len(sizing.block_bounds) + 49

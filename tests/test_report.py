@@ -96,3 +96,14 @@ def test_attribution_writes_statements(tmp_path):
     assert "English Indices of Deprivation 2019" in saved[1]["statement"]
     with pytest.raises(KeyError, match="unknown"):
         rep.attribution("wikipedia")
+
+
+def test_report_tables_drop_a_meaningless_row_index_but_keep_a_real_one():
+    from helpers.report import dataframe_html
+
+    plain = pd.DataFrame({"locality": ["Locality 01", "Locality 02"], "fte": [12.5, 9.0]})
+    html_plain = dataframe_html(plain)
+    assert "<th>0</th>" not in html_plain and "Locality 01" in html_plain
+    assert "<th>1</th>" not in dataframe_html(plain.sort_values("fte"))   # row numbers after a sort
+    named = plain.set_index("locality")
+    assert "<th>Locality 01</th>" in dataframe_html(named)   # the index is the row label: kept

@@ -1059,7 +1059,8 @@ def locality_map(wards, ward_localities: pd.DataFrame, title: str = "Wards by pr
     """Map of wards coloured by locality (Altair geoshape, British-National-Grid-like projection).
 
     Inputs: ward polygons (``ward_code, geometry``) and ``ward_code, ward_name, locality``.
-    The chart holds only codes, names and locality labels.
+    The chart holds only codes, names and locality labels. Use :func:`block_locality_map` when
+    localities are built from LSOAs: a ward coloured by its main locality can hide a locality.
     """
     import altair as alt
 
@@ -1068,6 +1069,29 @@ def locality_map(wards, ward_localities: pd.DataFrame, title: str = "Wards by pr
             .encode(color=alt.Color("locality:N", title="Locality", scale=alt.Scale(scheme="tableau20")),
                     tooltip=[alt.Tooltip("ward_name:N", title="Ward"), alt.Tooltip("locality:N", title="Locality")])
             .project(**UK_PROJECTION).properties(width=520, height=480))
+
+
+def block_locality_map(blocks, assignment: pd.DataFrame, block_id: str, wards=None,
+                       title: str = "Proposed localities"):
+    """Map of the building blocks (e.g. LSOAs) coloured by locality, with ward boundaries drawn on top.
+
+    Inputs: block polygons (``block_id, geometry``), ``assignment`` (``block_code, locality``, as in
+    :class:`LocalityPlan`) and optionally ward polygons (``ward_code, geometry``) for outlines.
+    Every locality appears, however the wards split. The chart holds only area codes and
+    locality labels.
+    """
+    import altair as alt
+
+    table = assignment.rename(columns={"block_code": block_id})[[block_id, "locality"]]
+    data = _geo_data(blocks, table, block_id)
+    fill = (alt.Chart(data).mark_geoshape(stroke="white", strokeWidth=0.3)
+            .encode(color=alt.Color("locality:N", title="Locality", scale=alt.Scale(scheme="tableau20")),
+                    tooltip=[alt.Tooltip("locality:N", title="Locality"), alt.Tooltip(f"{block_id}:N", title="Area code")]))
+    layers = [fill]
+    if wards is not None:
+        outline = wards[["ward_code", "geometry"]].to_crs(4326)
+        layers.append(alt.Chart(outline).mark_geoshape(fill=None, filled=False, stroke="#1b1b1b", strokeWidth=0.9))
+    return (alt.layer(*layers, title=title).project(**UK_PROJECTION).properties(width=520, height=480))
 
 
 def deprivation_map(wards, ward_deprivation: pd.DataFrame,

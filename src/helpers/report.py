@@ -63,6 +63,29 @@ ATTRIBUTIONS: dict[str, str] = {
 OGL_URL = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
 
 
+def dataframe_html(df: pd.DataFrame) -> str:
+    """HTML for a data frame in a report: unnamed row numbers (0, 1, 2..., also after sorting) mean
+    nothing to a reader, so they are left out; a meaningful index (names, dates, a MultiIndex) is kept."""
+    plain = (df.index.nlevels == 1 and df.index.name is None
+             and (isinstance(df.index, pd.RangeIndex) or pd.api.types.is_integer_dtype(df.index.dtype)))
+    return df.to_html(index=not plain, classes="dataframe", border=1,
+                      max_rows=pd.get_option("display.max_rows"), max_cols=pd.get_option("display.max_columns"))
+
+
+def _register_dataframe_html() -> None:
+    """Make notebooks that import this module show data frames with :func:`dataframe_html`."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of the notebooks
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, dataframe_html)
+
+
+_register_dataframe_html()
+
+
 class SummaryError(ValueError):
     """summary.json values that cannot be published (wrong date format, missing required keys)."""
 
