@@ -441,7 +441,7 @@ def test_buckinghamshire_sizing(bucks_demo):
     assert seconds < 45
     spec = charts.to_spec(loc.locality_map(sizing.ward_bounds, sizing.w2l))
     assert spec["projection"]["type"] == "transverseMercator"
-    assert len(spec["datasets"][spec["data"]["name"]]) == 49   # one feature per ward, inlined
+    assert sorted(len(rows) for rows in spec["datasets"].values())[-1] == 49   # one feature per ward, inlined
     svg = vlc.vegalite_to_svg(spec)
     assert svg.count("<path") >= 49           # one path per ward at least
     dep = vlc.vegalite_to_svg(charts.to_spec(loc.deprivation_map(sizing.ward_bounds, sizing.wards)))
@@ -452,3 +452,17 @@ def test_buckinghamshire_sizing(bucks_demo):
     shown = {r.get("properties", r)["locality"] for r in block_rows}
     assert shown == set(plan.assignment["locality"]) and len(shown) == 21
     assert vlc.vegalite_to_svg(blocks).count("<path") >= len(sizing.block_bounds) + 49
+
+
+def test_locality_label_points_lie_inside_their_locality():
+    """Locality 01 is a 2 km x 1 km rectangle plus a small square, Locality 02 one square: each
+    label point must fall inside its locality's largest area, labelled by the locality's number."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    sq = [box(2000, 0, 2500, 500), box(0, 0, 2000, 1000), box(0, 1000, 1000, 2000)]
+    areas = gpd.GeoDataFrame({"locality": ["Locality 01", "Locality 01", "Locality 02"]}, geometry=sq, crs=27700)
+    pts = loc.locality_label_points(areas)
+    assert pts["label"].tolist() == ["01", "02"]
+    as_bng = gpd.GeoSeries(gpd.points_from_xy(pts["longitude"], pts["latitude"]), crs=4326).to_crs(27700)
+    assert as_bng.iloc[0].within(box(0, 0, 2000, 1000)) and as_bng.iloc[1].within(box(0, 1000, 1000, 2000))

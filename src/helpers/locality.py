@@ -1065,10 +1065,10 @@ def locality_map(wards, ward_localities: pd.DataFrame, title: str = "Wards by pr
     import altair as alt
 
     data = _geo_data(wards, ward_localities[["ward_code", "ward_name", "locality"]], "ward_code")
-    return (alt.Chart(data, title=title).mark_geoshape(stroke="white", strokeWidth=0.5)
+    fill = (alt.Chart(data).mark_geoshape(stroke="white", strokeWidth=0.5)
             .encode(color=alt.Color("locality:N", title="Locality", scale=alt.Scale(scheme="tableau20")),
-                    tooltip=[alt.Tooltip("ward_name:N", title="Ward"), alt.Tooltip("locality:N", title="Locality")])
-            .project(**UK_PROJECTION).properties(width=520, height=480))
+                    tooltip=[alt.Tooltip("ward_name:N", title="Ward"), alt.Tooltip("locality:N", title="Locality")]))
+    return (alt.layer(fill, _locality_labels(data), title=title).project(**UK_PROJECTION).properties(width=520, height=480))
 
 
 def block_locality_map(blocks, assignment: pd.DataFrame, block_id: str, wards=None,
@@ -1091,7 +1091,34 @@ def block_locality_map(blocks, assignment: pd.DataFrame, block_id: str, wards=No
     if wards is not None:
         outline = wards[["ward_code", "geometry"]].to_crs(4326)
         layers.append(alt.Chart(outline).mark_geoshape(fill=None, filled=False, stroke="#1b1b1b", strokeWidth=0.9))
+    layers.append(_locality_labels(data))
     return (alt.layer(*layers, title=title).project(**UK_PROJECTION).properties(width=520, height=480))
+
+
+def locality_label_points(areas_with_locality) -> pd.DataFrame:
+    """One point inside each locality (``locality, label, longitude, latitude``) for map labels.
+
+    Input: polygons (any CRS) with a ``locality`` column. The point lies inside the locality's
+    largest area (no polygon union, which real boundary files with slivers can make fail).
+    ``label`` is the locality's number ("Locality 07" -> "07"), so colours that repeat in a long
+    legend can still be told apart.
+    """
+    areas = areas_with_locality[["locality", "geometry"]].dropna(subset=["locality"]).to_crs(27700)
+    largest = areas.assign(_area=areas.geometry.area).sort_values(["locality", "_area"], ascending=[True, False])
+    largest = largest.drop_duplicates("locality")
+    points = largest.geometry.representative_point().to_crs(4326)
+    return pd.DataFrame({"locality": largest["locality"].to_numpy(),
+                         "label": [str(x).split()[-1] for x in largest["locality"]],
+                         "longitude": points.x.to_numpy(), "latitude": points.y.to_numpy()})
+
+
+def _locality_labels(areas_with_locality):
+    import altair as alt
+
+    pts = locality_label_points(areas_with_locality)
+    return (alt.Chart(pts).mark_text(fontSize=11, fontWeight="bold", color="#1b1b1b")
+            .encode(longitude="longitude:Q", latitude="latitude:Q", text="label:N",
+                    tooltip=[alt.Tooltip("locality:N", title="Locality")]))
 
 
 def deprivation_map(wards, ward_deprivation: pd.DataFrame,
