@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import codes
+from helpers import codes, postcodes
 from helpers.cin_census import (ASSESSMENT_COLUMNS, CHILDREN_COLUMNS, CIN_PLAN_COLUMNS, CP_PLAN_COLUMNS,
                                 REFERRAL_COLUMNS, S47_COLUMNS, CINCensus)
 from helpers.ledger import Ledger, ReaderError
@@ -40,17 +40,14 @@ from helpers.ssda903 import read_csv_text
 
 DMY = "%d/%m/%Y"
 ADDRESS_COLUMNS = ["child_id", "postcode_sector", "lsoa_code", "ward_code", "start_date", "end_date"]
-_POSTCODE = r"^([A-Z]{1,2}[0-9][0-9A-Z]?)([0-9])([A-Z]{2})?$"
 
 
 def postcode_sector(postcode: pd.Series) -> pd.Series:
-    """Postcode sector (``"QX4 7"``) from full postcodes or sectors, any spacing or case.
-
-    Returns missing where the value is not a UK postcode or sector.
-    """
-    squeezed = clean_text(postcode).str.upper().str.replace(r"\s+", "", regex=True)
-    parts = squeezed.str.extract(_POSTCODE)
-    return (parts[0] + " " + parts[1]).where(parts[0].notna(), None)
+    """Postcode sector (``"QX4 7"``) from full postcodes or sectors, any spacing or case
+    (the rule is :func:`helpers.postcodes.postcode_sector`); ``None`` where the value is not a
+    UK postcode or sector."""
+    sector = postcodes.postcode_sector(postcode).astype(object)
+    return sector.where(sector.notna(), None)
 
 
 def _require(path: Path, df: pd.DataFrame, required: list[str], what: str) -> None:
