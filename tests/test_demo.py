@@ -86,8 +86,8 @@ def test_make_geography_contiguous(n_wards):
     pairs = tree.query(wards.geometry.values, predicate="touches")
     assert set(np.unique(pairs[0])) == set(range(n_wards))
     # a ward is the union of its LSOAs (areas agree)
-    ward_area = wards.set_index("WD22CD").geometry.area
-    lsoa_area = lsoas.assign(a=lsoas.geometry.area).groupby("WD22CD")["a"].sum()
+    ward_area = wards.set_index("WD22CD").to_crs(27700).geometry.area    # areas in m2 (British National Grid)
+    lsoa_area = lsoas.assign(a=lsoas.to_crs(27700).geometry.area).groupby("WD22CD")["a"].sum()
     assert np.allclose(ward_area.loc[lsoa_area.index].to_numpy(), lsoa_area.to_numpy(), rtol=1e-9)
 
 
