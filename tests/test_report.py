@@ -107,3 +107,19 @@ def test_report_tables_drop_a_meaningless_row_index_but_keep_a_real_one():
     assert "<th>1</th>" not in dataframe_html(plain.sort_values("fte"))   # row numbers after a sort
     named = plain.set_index("locality")
     assert "<th>Locality 01</th>" in dataframe_html(named)   # the index is the row label: kept
+
+
+def test_data_quality_appendix_explains_superseded_copies_only_when_there_are_some(tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(report, "_display", lambda obj: shown.append(obj.data))
+
+    class OverlappingYears(FakeLedger):
+        def issues(self):
+            base = super().issues()
+            extra = base.iloc[:1].assign(rule="duplicate: superseded by later collection year", row=99)
+            return pd.concat([base, extra], ignore_index=True)
+
+    report.Report(tmp_path / "a", threshold=5).data_quality(FakeLedger())
+    report.Report(tmp_path / "b", threshold=5).data_quality(OverlappingYears())
+    assert "appears in two years' returns" not in shown[0]
+    assert "appears in two years' returns" in shown[1]

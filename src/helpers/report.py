@@ -86,6 +86,16 @@ def _register_dataframe_html() -> None:
 _register_dataframe_html()
 
 
+#: Said in the appendix when overlapping returns were de-duplicated, so that a reader does not
+#: take the expected exclusions for lost data.
+_SUPERSEDED_NOTE = (
+    "<p>Most records left out are expected: a case open on 31 March appears in two years' "
+    "returns, and only the later (more complete) copy is used (rule \"duplicate: superseded by "
+    "later collection year\"). Every other rule below is a data-quality problem in the source "
+    "files.</p>"
+)
+
+
 class SummaryError(ValueError):
     """summary.json values that cannot be published (wrong date format, missing required keys)."""
 
@@ -223,7 +233,8 @@ class Report:
             "<p>How many records each input file held, how many the analysis used, and how many were "
             "repaired or left out, with the rule that applied. Counts from 1 to "
             f"{self.threshold} are shown as <abbr title=\"confidential: suppressed to protect children's privacy\">c</abbr>.</p>"
-            "<h3>Records by source</h3>"
+            + (_SUPERSEDED_NOTE if any(str(r).startswith("duplicate: superseded") for r in rules["rule"]) else "")
+            + "<h3>Records by source</h3>"
             + published_sources.to_html(index=False, classes="dq-table", na_rep="", escape=True)
             + "<h3>Repairs and exclusions by rule</h3>"
             + (published_rules.to_html(index=False, classes="dq-table", na_rep="", escape=True) if len(published_rules) else "<p>None: every record was used as supplied.</p>")
