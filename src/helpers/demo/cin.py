@@ -33,6 +33,8 @@ EPOCH = np.datetime64("1970-01-01", "D")
 FRONT_DOOR_CHANGE = date(2024, 4, 1)
 #: Share of referrals from FRONT_DOOR_CHANGE preceded by a duplicate referral 1-5 days earlier.
 FRONT_DOOR_DUPLICATE_RATE = 0.035
+#: Share of re-referrals (after an episode open 60+ days) made while that episode is still open.
+WHILE_OPEN_SHARE = 0.12
 
 #: Referral source shares (England-like: police ~30%, schools ~20%, health ~15%).
 REFERRAL_SOURCE_SHARES = {
@@ -170,6 +172,11 @@ def simulate_cin(geo, rng: np.random.Generator, sim_start: date, as_at: date, sc
         short = rng.uniform(size=len(p)) < 0.62
         gap = np.where(short, 1 + np.floor(rng.exponential(100, len(p))), np.floor(rng.uniform(365, 1460, len(p))))
         nxt = last + gap
+        # Some new concerns arrive while a long episode (CIN or CP plan) is still open and are
+        # recorded as a new referral: what "excluding referrals made while open" measures.
+        open_for = np.where(np.isfinite(last), last - cur_day, 0.0)
+        during = (open_for > 60) & (rng.uniform(size=len(p)) < WHILE_OPEN_SHARE)
+        nxt = np.where(during, cur_day + 30 + np.floor(rng.uniform(size=len(p)) * (open_for - 30)), nxt)
         ok = again & np.isfinite(nxt) & (nxt <= end) & ((nxt - dob[cur_child]) < 17.9 * 365.25)
         cur_child, cur_day = cur_child[ok], nxt[ok]
         g += 1
