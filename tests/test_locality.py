@@ -466,3 +466,11 @@ def test_locality_label_points_lie_inside_their_locality():
     assert pts["label"].tolist() == ["01", "02"]
     as_bng = gpd.GeoSeries(gpd.points_from_xy(pts["longitude"], pts["latitude"]), crs=4326).to_crs(27700)
     assert as_bng.iloc[0].within(box(0, 0, 2000, 1000)) and as_bng.iloc[1].within(box(0, 1000, 1000, 2000))
+
+
+def test_sweep_counts_step_and_configured_number():
+    # 12..30 in steps of 2 is 12, 14, ..., 30 (10 values); 21 is added because it is the configured number
+    assert loc.sweep_counts([12, 30], 2, 21) == [12, 14, 16, 18, 20, 21, 22, 24, 26, 28, 30]
+    assert loc.sweep_counts([12, 14], 1, 40) == [12, 13, 14]          # outside the range: not added
+    with pytest.raises(ValueError, match="sweep must be"):
+        loc.sweep_counts([30, 12], 1, 21)

@@ -822,6 +822,16 @@ def strip_baseline(graph: nx.Graph, workload: pd.Series, n_localities: int) -> p
     return pd.DataFrame({"block_code": codes, "locality": [f"Strip {s + 1:02d}" for s in lab]})
 
 
+def sweep_counts(bounds: Sequence[int], step: int, always: int) -> list[int]:
+    """Numbers of localities for the balance sweep: ``bounds[0]`` to ``bounds[1]`` inclusive in
+    steps of ``step``, always including ``always`` (the configured number of teams).
+    ``sweep_counts([12, 30], 2, 21)`` -> 12, 14, ..., 20, 21, 22, ..., 30."""
+    lo, hi = int(bounds[0]), int(bounds[1])
+    if step < 1 or lo > hi:
+        raise ValueError(f"sweep must be [low, high] with low <= high and a step of at least 1, got {list(bounds)} step {step}")
+    return sorted(set(range(lo, hi + 1, step)) | ({int(always)} if lo <= always <= hi else set()))
+
+
 def sweep_localities(graph: nx.Graph, workload: pd.Series, counts: Iterable[int], *, seed: int = 0,
                      **kwargs) -> pd.DataFrame:
     """Partition for each number of localities and report balance and contiguity.
