@@ -815,14 +815,20 @@ def _assessments(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
                          "assessment_authorised": auth[keep], "factors": factors, "_ref": parent[keep]})
 
 
+def _plan_dates(rc, d: dict, refd, start_field: str, end_field: str, label: str):
+    """A plan's required start date and optional end date, excluding plans that end before they start."""
+    start_t, end_t = _Text(d["start"]), _Text(d["end"])
+    start = _required_start(rc, start_t, refd, start_field, f"{label} start date")
+    end = _optional_date(rc, end_t, refd, end_field, f"{label} end date")
+    rc.exclude(end < start, f"{label} end date before start date", end_field,
+               lambda m: _obj([f"{a} > {b}" for a, b in zip(start_t.raw[m], end_t.raw[m])]))
+    return start, end
+
+
 def _plans(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
     d = raw.plan
     rc, parent, refd = _sub_rules(d, "cin_plans", ctx, ref)
-    start_t, end_t = _Text(d["start"]), _Text(d["end"])
-    start = _required_start(rc, start_t, refd, "CINPlanStartDate", "CIN plan start date")
-    end = _optional_date(rc, end_t, refd, "CINPlanEndDate", "CIN plan end date")
-    rc.exclude(end < start, "CIN plan end date before start date", "CINPlanEndDate",
-               lambda m: _obj([f"{a} > {b}" for a, b in zip(start_t.raw[m], end_t.raw[m])]))
+    start, end = _plan_dates(rc, d, refd, "CINPlanStartDate", "CINPlanEndDate", "CIN plan")
     keep = rc.finish()
     return pd.DataFrame({**_keys(keep, parent, ref), "cin_plan_start": start[keep], "cin_plan_end": end[keep],
                          "_ref": parent[keep]})
@@ -849,11 +855,7 @@ def _s47(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
 def _cpp(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
     d = raw.cpp
     rc, parent, refd = _sub_rules(d, "cp_plans", ctx, ref)
-    start_t, end_t = _Text(d["start"]), _Text(d["end"])
-    start = _required_start(rc, start_t, refd, "CPPstartDate", "CP plan start date")
-    end = _optional_date(rc, end_t, refd, "CPPendDate", "CP plan end date")
-    rc.exclude(end < start, "CP plan end date before start date", "CPPendDate",
-               lambda m: _obj([f"{a} > {b}" for a, b in zip(start_t.raw[m], end_t.raw[m])]))
+    start, end = _plan_dates(rc, d, refd, "CPPstartDate", "CPPendDate", "CP plan")
     cats = {}
     for col, fld in (("init", "InitialCategoryOfAbuse"), ("latest", "LatestCategoryOfAbuse")):
         c = _Text(d[col]).clean(codes.CATEGORIES_OF_ABUSE)
