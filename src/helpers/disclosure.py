@@ -28,6 +28,7 @@ The returned frame records what was declared in ``frame.attrs["disclosure"]`` so
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+import re
 from typing import Any
 
 import numpy as np
@@ -71,23 +72,33 @@ def _small_mask(series: pd.Series, threshold: int) -> pd.Series:
 
 
 def _secondary_pass(values: pd.DataFrame, mask: pd.DataFrame, cell_groups: list[list[tuple[Any, str]]]) -> bool:
-    """Suppress one more cell in every group that has exactly one suppressed cell; True if anything changed."""
+    """Suppress one more cell in every group that has exactly one suppressed cell; True if anything changed.
+
+    The complementary cell is chosen to lose as little as possible: first a cell in a row that
+    already has a hidden count (its rate is hidden anyway, so nothing more is lost; a zero there
+    may be hidden too), otherwise the smallest non-zero cell. Zeros elsewhere are left alone:
+    showing a zero reveals no child.
+    """
     changed = False
+    row_hidden = mask.any(axis=1)
     for cells in cell_groups:
         suppressed = [cell for cell in cells if mask.at[cell]]
         if len(suppressed) != 1:
             continue
-        # The next smallest non-zero unsuppressed cell: zeros are left alone because showing a
-        # zero reveals no child, and hiding it would not protect the suppressed cell.
-        candidates = [
-            (float(values.at[cell]), position, cell)
-            for position, cell in enumerate(cells)
-            if not mask.at[cell] and pd.notna(values.at[cell]) and float(values.at[cell]) > 0
-        ]
+        candidates = []
+        for position, cell in enumerate(cells):
+            if mask.at[cell] or pd.isna(values.at[cell]):
+                continue
+            value = float(values.at[cell])
+            already = bool(row_hidden.iat[cell[0]]) and cell[0] != suppressed[0][0]
+            if value <= 0 and not already:
+                continue
+            candidates.append((0 if already else 1, value, position, cell))
         if not candidates:
             continue
-        _, _, chosen = min(candidates)
+        chosen = min(candidates)[3]
         mask.at[chosen] = True
+        row_hidden.iat[chosen[0]] = True
         changed = True
     return changed
 
@@ -101,6 +112,7 @@ def suppress(
     group_cols: Sequence[str] | None = None,
     row_totals: Mapping[str, Sequence[str]] | None = None,
     secondary: bool = True,
+    also_group_cols: Sequence[Sequence[str]] = (),
 ) -> pd.DataFrame:
     """Apply primary, rate and secondary suppression to an aggregate table.
 
@@ -122,6 +134,11 @@ def suppress(
     row_totals:
         ``{"total": ["part_a", "part_b"]}`` when a total column equals the sum of other
         columns in the same row.
+    also_group_cols:
+        Further groupings whose sums are published, for a cross-tabulation: e.g. a table by
+        ``category`` and ``provider`` where each category's total is published elsewhere on the
+        page gets ``also_group_cols=[["category"]]`` (and each column is still protected as a
+        whole, or by ``group_cols``).
     secondary:
         Apply secondary suppression (default True). Turn off only for a table whose cells
         sum to nothing that is published, and say so in the notebook.
@@ -139,7 +156,7 @@ def suppress(
     counts: list[str] = list(dict.fromkeys(list(count_cols) + [c for pair in rate_cols.values() for c in pair]))
     for total, parts in row_totals.items():
         counts.extend(c for c in [total, *parts] if c not in counts)
-    missing = [c for c in [*counts, *rate_cols, *(group_cols or [])] if c not in df.columns]
+    missing = [c for c in [*counts, *rate_cols, *(group_cols or []), *(c for g in also_group_cols for c in g)] if c not in df.columns]
     if missing:
         raise KeyError(f"suppress: columns not in the table: {missing}")
 
@@ -157,6 +174,9 @@ def suppress(
             groups = [list(idx) for _, idx in keys.groupby(list(group_cols), dropna=False, sort=False).groups.items()]
         else:
             groups = [list(range(len(out)))]
+        for extra in also_group_cols:
+            keys = out[list(extra)].reset_index(drop=True)
+            groups = groups + [list(idx) for _, idx in keys.groupby(list(extra), dropna=False, sort=False).groups.items()]
         for col in counts:
             for rows in groups:
                 cell_groups.append([(row, col) for row in rows])
@@ -228,8 +248,14 @@ def check_safe(df: pd.DataFrame, threshold: int, count_cols: Iterable[str] | Non
         if rate not in df.columns or numerator not in df.columns or denominator not in df.columns:
             continue
         hidden_base = df[numerator].isna() | df[denominator].isna() | _small_mask(df[numerator], threshold) | _small_mask(df[denominator], threshold)
-        shown = df[rate].notna()
-        if (hidden_base & shown).any():
+        shown = df[rate].notna().to_numpy().copy()
+        # Rates shown to the nearest whole percent for a large group hidden only as the
+        # complement of another (helpers.rereferrals.publishable checks they narrow nothing).
+        for row in (df.attrs.get("disclosure") or {}).get("rounded_rate_rows", []):
+            value = df[rate].iat[row]
+            if pd.notna(value) and abs(100 * float(value) - round(100 * float(value))) < 1e-9:
+                shown[row] = False
+        if (hidden_base.to_numpy() & shown).any():
             raise DisclosureError(f"rate column {rate!r} is shown where {numerator!r} or {denominator!r} is suppressed")
 
 
@@ -246,3 +272,32 @@ def for_display(df: pd.DataFrame, count_cols: Iterable[str] | None = None) -> pd
         column = out[col].astype(object)
         out[col] = column.where(column.notna(), MARKER)
     return out
+
+
+#: Words that make a number in text a count of people or records.
+COUNT_NOUNS = (r"child(?:ren)?|referrals?|re-referrals?|episodes?|periods|cases?|placements?|young people|"
+               r"famil(?:y|ies)|records?|carers?|households?|girls?|boys?|babies|people|assessments?|plans?")
+_TEXT_COUNT = re.compile(
+    rf"(?<![\d.,£$%/-])(\d{{1,3}}(?:,\d{{3}})*|\d+)(?![\d.,%])\s+(?:[A-Za-z'-]+\s+){{0,3}}?(?:{COUNT_NOUNS})\b",
+    re.IGNORECASE,
+)
+
+
+def small_counts_in_text(text: str, threshold: int = DEFAULT_THRESHOLD) -> list[str]:
+    """Phrases in ``text`` that quote a count from 1 to ``threshold`` of people or records
+    ("4 episodes", "3 more children"); years, percentages, money and decimals are not counts."""
+    found = []
+    for m in _TEXT_COUNT.finditer(text):
+        value = int(m.group(1).replace(",", ""))
+        if 1 <= value <= threshold:
+            found.append(m.group(0))
+    return found
+
+
+def check_text(text: str, threshold: int = DEFAULT_THRESHOLD) -> None:
+    """Raise :class:`DisclosureError` if ``text`` quotes a small count (see :func:`small_counts_in_text`).
+
+    Text numbers must come from :func:`suppress_value` (``c``) or say "fewer than N"."""
+    bad = small_counts_in_text(text, threshold)
+    if bad:
+        raise DisclosureError(f"text quotes a count from 1 to {threshold}: {bad[:3]} (use disclosure.suppress_value or say 'fewer than {threshold + 1}')")

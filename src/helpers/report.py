@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers import disclosure
+from helpers import disclosure, formatting
 
 REQUIRED_SUMMARY_KEYS = ("title", "period_start", "period_end", "data_as_at")
 DATE_KEYS = ("period_start", "period_end", "data_as_at")
@@ -64,12 +64,21 @@ OGL_URL = "https://www.nationalarchives.gov.uk/doc/open-government-licence/versi
 
 
 def dataframe_html(df: pd.DataFrame) -> str:
-    """HTML for a data frame in a report: unnamed row numbers (0, 1, 2..., also after sorting) mean
-    nothing to a reader, so they are left out; a meaningful index (names, dates, a MultiIndex) is kept."""
-    plain = (df.index.nlevels == 1 and df.index.name is None
-             and (isinstance(df.index, pd.RangeIndex) or pd.api.types.is_integer_dtype(df.index.dtype)))
-    return df.to_html(index=not plain, classes="dataframe", border=1,
-                      max_rows=pd.get_option("display.max_rows"), max_cols=pd.get_option("display.max_columns"))
+    """HTML for a data frame in a report, as members read it (:func:`helpers.formatting.table_html`):
+    plain headers, formatted numbers, no NaN/True/False, inside a focusable scrolling region.
+    Unnamed row numbers (0, 1, 2..., also after sorting) mean nothing to a reader, so they are
+    left out; a meaningful index (names, dates, a MultiIndex) is kept as the first column(s)."""
+    return formatting.table_html(df)
+
+
+def styler_html(styler: Any) -> str:
+    """A pandas ``Styler`` shown in a report: its data, with the same plain formatting."""
+    data = styler.data
+    hidden_index = bool(getattr(styler, "hide_index_", [False])[0]) if isinstance(getattr(styler, "hide_index_", None), list) \
+        else bool(getattr(styler, "hide_index_", False))
+    if hidden_index:
+        data = data.reset_index(drop=True)
+    return formatting.table_html(data, caption=getattr(styler, "caption", None))
 
 
 def _register_dataframe_html() -> None:
@@ -80,7 +89,11 @@ def _register_dataframe_html() -> None:
         return
     shell = get_ipython()
     if shell is not None:
-        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, dataframe_html)
+        formatter = shell.display_formatter.formatters["text/html"]
+        formatter.for_type(pd.DataFrame, dataframe_html)
+        from pandas.io.formats.style import Styler
+
+        formatter.for_type(Styler, styler_html)
 
 
 _register_dataframe_html()
@@ -94,6 +107,16 @@ _SUPERSEDED_NOTE = (
     "later collection year\"). Every other rule below is a data-quality problem in the source "
     "files.</p>"
 )
+
+
+def _markdown_html(text: str) -> str:
+    """Markdown to HTML for the headline (nbconvert's mistune; plain paragraphs if unavailable)."""
+    try:
+        import mistune
+
+        return mistune.html(text) if hasattr(mistune, "html") else mistune.markdown(text)
+    except ImportError:  # pragma: no cover - mistune ships with nbconvert
+        return "".join(f"<p>{html.escape(p.strip())}</p>" for p in text.split("\n\n") if p.strip())
 
 
 class SummaryError(ValueError):
@@ -170,6 +193,41 @@ class Report:
         """The summary so far (a copy), as it is or would be written to ``summary.json``."""
         return dict(self._summary)
 
+    # -- what members read first -------------------------------------------------------
+    def headline(self, markdown_text: str) -> None:
+        """Show the report's headline: 3-5 plain sentences with the key numbers and their direction.
+
+        The publish step moves it to the top of the page, straight after the title and before
+        the contents, metadata and privacy note. Counts quoted must already be safe
+        (:func:`helpers.disclosure.suppress_value`); :func:`helpers.disclosure.check_text`
+        refuses a count from 1 to the threshold next to a word for people or records.
+        """
+        disclosure.check_text(markdown_text, self.threshold)
+        try:
+            from IPython.display import HTML
+        except ImportError:  # pragma: no cover
+            return
+        body = _markdown_html(markdown_text)
+        _display(HTML(f'<section class="headline" id="headline" aria-label="Headline">{body}</section>'))
+
+    def say(self, markdown_text: str) -> None:
+        """Show a paragraph of text with computed numbers, after checking no small count is quoted."""
+        disclosure.check_text(markdown_text, self.threshold)
+        try:
+            from IPython.display import Markdown
+        except ImportError:  # pragma: no cover
+            return
+        _display(Markdown(markdown_text))
+
+    def show_table(self, df: pd.DataFrame, caption: str, *, labels: dict[str, str] | None = None,
+                   kinds: dict[str, str] | None = None) -> None:
+        """Show a published table as members read it (plain headers, formatted values, a caption)."""
+        try:
+            from IPython.display import HTML
+        except ImportError:  # pragma: no cover
+            return
+        _display(HTML(formatting.table_html(df, caption=caption, labels=labels, kinds=kinds)))
+
     # -- tables -------------------------------------------------------------------------
     def table(self, name: str, df: pd.DataFrame, *, count_cols: list[str] | None = None) -> pd.DataFrame:
         """Write a disclosure-controlled table to ``tables/NAME.csv`` and return it as published.
@@ -235,9 +293,9 @@ class Report:
             f"{self.threshold} are shown as <abbr title=\"confidential: suppressed to protect children's privacy\">c</abbr>.</p>"
             + (_SUPERSEDED_NOTE if any(str(r).startswith("duplicate: superseded") for r in rules["rule"]) else "")
             + "<h3>Records by source</h3>"
-            + published_sources.to_html(index=False, classes="dq-table", na_rep="", escape=True)
+            + formatting.table_html(published_sources, caption="Records by source file")
             + "<h3>Repairs and exclusions by rule</h3>"
-            + (published_rules.to_html(index=False, classes="dq-table", na_rep="", escape=True) if len(published_rules) else "<p>None: every record was used as supplied.</p>")
+            + (formatting.table_html(published_rules, caption="Repairs and exclusions by rule") if len(published_rules) else "<p>None: every record was used as supplied.</p>")
             + "</section>"
         )
         _display(HTML(body))

@@ -845,14 +845,101 @@ def publishable(table: pd.DataFrame, threshold: int, *, group_cols: list[str] | 
     rate_cols = {rate: (numerator, denominator)} if rate in table.columns else {}
     safe = disclosure.suppress(table, count_cols=counts, rate_cols=rate_cols, threshold=threshold,
                                group_cols=group_cols)
+    if rate in safe.columns and rate_cols and not group_cols:
+        safe = _show_rounded_rates(table, safe, threshold, rate, numerator, denominator)
     if rate in safe.columns:
         hidden = safe[rate].isna().to_numpy()
-        for col in _DERIVED_FROM_RATE:
+        for col in _DERIVED_FROM_RATE:  # hidden with the rate (and already for whole-percent rates)
             if col in safe.columns:
                 safe[col] = safe[col].astype("Float64").mask(hidden, pd.NA)
     if "share_of_referrals" in safe.columns:
         safe["share_of_referrals"] = safe["share_of_referrals"].astype("Float64").mask(safe["referrals"].isna().to_numpy(), pd.NA)
     return safe
+
+
+def _feasible_small_values(raw: pd.DataFrame, safe: pd.DataFrame, threshold: int, numerator: str, denominator: str,
+                           shown_percent: dict[int, int]) -> dict[int, set[int]] | None:
+    """Every value a differencing attack could give each primary-hidden denominator cell, knowing
+    the column totals, the shown cells and the whole-percent rates in ``shown_percent``
+    ({row: percent}). None when the pattern is not the simple one this check covers."""
+    import itertools
+
+    hidden_den = [i for i in range(len(safe)) if pd.isna(safe[denominator].iat[i])]
+    hidden_num = [i for i in range(len(safe)) if pd.isna(safe[numerator].iat[i])]
+    primary_den = [i for i in hidden_den if 1 <= raw[denominator].iat[i] <= threshold]
+    secondary_den = [i for i in hidden_den if i not in primary_den]
+    primary_num = [i for i in hidden_num if 1 <= raw[numerator].iat[i] <= threshold]
+    secondary_num = [i for i in hidden_num if i not in primary_num]
+    if len(secondary_den) > 1 or len(secondary_num) > 1 or len(primary_den) > 3 or len(primary_num) > 3:
+        return None
+    den_total, num_total = int(raw[denominator].sum()), int(raw[numerator].sum())
+    den_rest = den_total - int(pd.to_numeric(safe[denominator], errors="coerce").fillna(0).sum())
+    num_rest = num_total - int(pd.to_numeric(safe[numerator], errors="coerce").fillna(0).sum())
+    feasible: dict[int, set[int]] = {i: set() for i in primary_den}
+    small = range(1, threshold + 1)
+    for den_values in itertools.product(small, repeat=len(primary_den)):
+        den = dict(zip(primary_den, den_values))
+        left = den_rest - sum(den_values)
+        if secondary_den:
+            if left < 0:
+                continue
+            den[secondary_den[0]] = left
+        elif left != 0:
+            continue
+        for num_values in itertools.product(*[range(0, threshold + 1)] * len(primary_num)):
+            num = dict(zip(primary_num, num_values))
+            left_num = num_rest - sum(num_values)
+            if secondary_num:
+                if left_num < 0:
+                    continue
+                num[secondary_num[0]] = left_num
+            elif left_num != 0:
+                continue
+            ok = True
+            for i in hidden_den:
+                n_i = num.get(i, raw[numerator].iat[i] if i not in hidden_num else None)
+                if n_i is None or n_i > den[i] or (i in shown_percent and den[i] and round(100 * n_i / den[i]) != shown_percent[i]):
+                    ok = False
+                    break
+            if ok:
+                for i in primary_den:
+                    feasible[i].add(den[i])
+    return feasible
+
+
+def _show_rounded_rates(raw: pd.DataFrame, safe: pd.DataFrame, threshold: int, rate: str, numerator: str,
+                        denominator: str, min_referrals: int = 50) -> pd.DataFrame:
+    """Show the rate, to the nearest whole percent, of a large group whose counts were hidden only
+    to protect another group (secondary suppression), when that cannot narrow any hidden small
+    count to one value (checked by trying every value the attack could try).
+
+    Without this, a breakdown with one tiny group (e.g. sex "Indeterminate") hides one of the
+    two large groups, and a chart of rates shows one bar."""
+    raw = raw.reset_index(drop=True)
+    out = safe.reset_index(drop=True).copy()
+    candidates = [i for i in range(len(out))
+                  if pd.isna(out[rate].iat[i]) and raw[denominator].iat[i] >= min_referrals
+                  and raw[numerator].iat[i] > threshold and raw[denominator].iat[i] - raw[numerator].iat[i] > threshold]
+    if not candidates:
+        return safe
+    percents = {i: int(round(100 * raw[numerator].iat[i] / raw[denominator].iat[i])) for i in candidates}
+    feasible = _feasible_small_values(raw, out, threshold, numerator, denominator, percents)
+    if feasible is None or any(len(v) < 2 for v in feasible.values()):
+        return safe
+    out[rate] = out[rate].astype("Float64")
+    for i in candidates:
+        out.loc[i, rate] = percents[i] / 100
+        # The interval at full precision would give the number of referrals back: left out.
+        for col in _DERIVED_FROM_RATE:
+            if col in out.columns:
+                out[col] = out[col].astype("Float64")
+                out.loc[i, col] = pd.NA
+    out.attrs = dict(safe.attrs)
+    info = dict(out.attrs.get("disclosure", {}))
+    info["rounded_rate_rows"] = candidates
+    out.attrs["disclosure"] = info
+    out.index = safe.index
+    return out
 
 
 def recording_step(view: pd.DataFrame, *, column: str = "near_duplicates", months: int = 12) -> pd.DataFrame:
