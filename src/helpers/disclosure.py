@@ -301,3 +301,33 @@ def check_text(text: str, threshold: int = DEFAULT_THRESHOLD) -> None:
     bad = small_counts_in_text(text, threshold)
     if bad:
         raise DisclosureError(f"text quotes a count from 1 to {threshold}: {bad[:3]} (use disclosure.suppress_value or say 'fewer than {threshold + 1}')")
+
+
+def suppress_crosstab(df: pd.DataFrame, row: str, column: str, count: str, threshold: int = DEFAULT_THRESHOLD,
+                      total: str = "Total") -> pd.DataFrame:
+    """A two-way table with its row totals, suppressed together: one row per ``row`` value, one
+    column per ``column`` value and a ``total`` column (primary and secondary suppression across
+    rows, down columns and against the totals, so no hidden cell comes back by subtraction).
+
+    Use it when the same figures are published both split (e.g. placement type by in-house or
+    external provider) and whole (placement type alone, in another table or the text): take
+    both from the returned frame, e.g. ``wide[total]`` for the whole figures and
+    :func:`crosstab_long` for the split ones.
+    """
+    wide = df.pivot_table(index=row, columns=column, values=count, aggfunc="sum", fill_value=0, observed=True)
+    parts = [str(c) for c in wide.columns]
+    wide.columns = parts
+    wide = wide.reset_index()
+    wide[total] = wide[parts].sum(axis=1)
+    return suppress(wide, count_cols=[*parts, total], threshold=threshold, row_totals={total: parts})
+
+
+def crosstab_long(wide: pd.DataFrame, row: str, column: str, count: str, total: str = "Total") -> pd.DataFrame:
+    """The split figures of :func:`suppress_crosstab` in long form (one row per pair), keeping its
+    suppression; pairs that are zero are left out (as a count table built by grouping would)."""
+    parts = [c for c in wide.columns if c not in (row, total)]
+    long = wide.melt(id_vars=row, value_vars=parts, var_name=column, value_name=count)
+    long = long[~(long[count].notna() & (pd.to_numeric(long[count], errors="coerce") == 0))]
+    long = long.sort_values([row, column], ignore_index=True)
+    long.attrs["disclosure"] = {"count_cols": [count], "rate_cols": {}, "threshold": wide.attrs["disclosure"]["threshold"]}
+    return long

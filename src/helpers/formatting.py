@@ -235,7 +235,11 @@ def format_value(value: Any, kind: str) -> str:
     if kind == "number":
         return format_number(value)
     text = str(value)
-    return "yes" if text == "True" else "no" if text == "False" else text
+    if text in ("True", "False"):
+        return "yes" if text == "True" else "no"
+    if re.fullmatch(r"[a-z]+(_[a-z0-9]+)+", text):   # a machine name such as recruit_foster_households
+        return plain_label(text)
+    return text
 
 
 def format_table(df: pd.DataFrame, labels: Mapping[str, str] | None = None, kinds: Mapping[str, str] | None = None,

@@ -7,6 +7,7 @@ Usage::
 For month M and each report R in the config's ``[publish] reports`` list this writes::
 
     OUT/M/R.html                 # the page members read: code hidden, offline, self-contained
+    OUT/M/R.pdf                  # with --pdf: the same page printed to A4 (Chromium) for committee papers
     OUT/M/R/summary.json         # headline figures
     OUT/M/R/tables/*.csv         # disclosure-controlled tables ("c" = suppressed)
     OUT/M/R/executed.ipynb       # for analysts only: never linked from the index
@@ -70,6 +71,8 @@ VEGALITE_OUTPUT = re.compile(r"^application/vnd\.vegalite\.v\d+[+.]json$")
 WIDGET_OUTPUT = "application/vnd.jupyter.widget-view+json"
 BUNDLE_PLACEHOLDER = "/*@@CSC_VEGA_BUNDLE@@*/"
 TOC_PLACEHOLDER = "<!--@@CSC_CONTENTS@@-->"
+HEADLINE_PLACEHOLDER = "<!--@@CSC_HEADLINE@@-->"
+HEADLINE_SECTION = re.compile(r'(?s)<section class="headline"[^>]*>.*?</section>')
 PACKAGES = ("pandas", "numpy", "altair", "vl-convert-python", "papermill", "nbconvert", "nbformat", "ipykernel", "lxml", "ipywidgets")
 
 
@@ -540,6 +543,19 @@ def _build_contents(page: str) -> tuple[str, str]:
     return head + body, "\n".join(toc)
 
 
+def move_headline_first(page: str) -> str:
+    """Put the report's headline (``Report.headline``) straight after the title, before the
+    metadata, privacy note and contents, and drop the notebook's now empty "Headline" heading."""
+    body_start = page.find('<main id="report-body"')
+    match = HEADLINE_SECTION.search(page, body_start if body_start >= 0 else 0)
+    if match is None or HEADLINE_PLACEHOLDER not in page:
+        return page.replace(HEADLINE_PLACEHOLDER, "", 1)
+    section = match.group(0)
+    page = page[:match.start()] + page[match.end():]
+    page = re.sub(r'(?s)<h2[^>]*>\s*Headline\s*(?:<a [^>]*>[^<]*</a>)?\s*</h2>', "", page, count=1)
+    return page.replace(HEADLINE_PLACEHOLDER, section, 1)
+
+
 def render_page(nb: Any, name: str, meta: dict[str, Any]) -> tuple[str, str, int]:
     """Render one executed notebook to HTML; returns (page, page-without-bundle, number of charts)."""
     from nbconvert import HTMLExporter
@@ -555,8 +571,12 @@ def render_page(nb: Any, name: str, meta: dict[str, Any]) -> tuple[str, str, int
         anchor_link_text="",
     )
     css = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8")
-    resources = {"csc": dict(meta, css=css, n_charts=n_charts, bundle_placeholder=BUNDLE_PLACEHOLDER, contents_placeholder=TOC_PLACEHOLDER)}
+    from helpers import formatting
+
+    resources = {"csc": dict(meta, css=css, n_charts=n_charts, bundle_placeholder=BUNDLE_PLACEHOLDER, contents_placeholder=TOC_PLACEHOLDER,
+                             headline_placeholder=HEADLINE_PLACEHOLDER, glossary=formatting.glossary_html())}
     page, _ = exporter.from_notebook_node(nb, resources=resources)
+    page = move_headline_first(page)
     page, contents = _build_contents(page)
     page = page.replace(TOC_PLACEHOLDER, contents, 1)
     scan_view = page.replace(BUNDLE_PLACEHOLDER, "", 1)
@@ -689,6 +709,7 @@ def publish(
     out_dir: str | Path | None = None,
     notebooks_dir: str | Path | None = None,
     log=print,
+    pdf: bool = False,
 ) -> Path:
     """Run, render, guard and publish one month; returns the month folder. Raises PublishError on failure."""
     started_clock = time.perf_counter()
@@ -809,6 +830,12 @@ def publish(
             log(f"  {name}: ran in {execute_seconds:.1f} s, {n_charts} chart(s), page {size / 1e6:.2f} MB")
 
         findings = guard_build(staged, found, {k: v for k, v in pages_for_scan.items()})
+        # The differencing attack: no hidden count may be recoverable from what a report publishes.
+        from helpers.disclosure_audit import audit_report
+
+        for name in reports:
+            for problem in audit_report(staged / name, staged / f"{name}.html", threshold):
+                findings.append(Finding(f"{name}", "recoverable hidden count:", problem))
         if findings:
             shown = "\n".join(f"  - {f}" for f in findings[:50])
             more = f"\n  ... and {len(findings) - 50} more" if len(findings) > 50 else ""
@@ -835,6 +862,10 @@ def publish(
         }
         manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
+        if pdf:
+            for name in reports:
+                write_pdf(staged / f"{name}.html", staged / f"{name}.pdf")
+                log(f"  {name}.pdf written (A4)")
         _swap_into_place(staged, target)
         index_tmp = out / f".index-{os.getpid()}.html"
         index_tmp.write_text(render_index(out, council), encoding="utf-8")
@@ -843,6 +874,29 @@ def publish(
         return target
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def find_chromium() -> str:
+    """The Chromium binary for PDFs: ``CSC_CHROMIUM``, else chromium/chromium-browser/google-chrome on PATH."""
+    candidates = [os.environ.get("CSC_CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome", "/usr/bin/chromium"]
+    for candidate in candidates:
+        if candidate and (shutil.which(candidate) or Path(candidate).is_file()):
+            return shutil.which(candidate) or candidate
+    raise PublishError("--pdf needs Chromium: install it (Debian: apt-get install chromium) or set CSC_CHROMIUM to its path")
+
+
+def write_pdf(page: Path, pdf: Path, timeout: int = 180) -> None:
+    """Print one page to an A4 PDF with headless Chromium (the page's print CSS keeps tables within
+    the page and charts whole). Charts are drawn by the page's own scripts before printing."""
+    with tempfile.TemporaryDirectory(prefix="csc-chromium-") as profile:
+        command = [find_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                   f"--user-data-dir={profile}", "--window-size=760,1100", "--virtual-time-budget=20000",
+                   "--run-all-compositor-stages-before-draw", "--no-pdf-header-footer",
+                   f"--print-to-pdf={pdf}", page.resolve().as_uri()]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0 or not pdf.is_file() or pdf.stat().st_size == 0:
+        raise PublishError(f"Chromium could not print {page.name} to PDF (exit {result.returncode}): {result.stderr[-500:]}")
 
 
 def _keep_failed(executed: Path, out: Path, month: str, name: str) -> Path:
@@ -867,10 +921,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="publish only this report (a name in [publish] reports)")
     parser.add_argument("--out", help="output folder (default: [publish] out_dir, else reports/ beside configs/)")
     parser.add_argument("--notebooks", help="folder of report notebooks (default: notebooks/ in the project)")
+    parser.add_argument("--pdf", action="store_true", help="also write each report as an A4 PDF (needs Chromium) for committee papers")
     args = parser.parse_args(argv)
     month = args.month or last_complete_month()
     try:
-        publish(args.config, month=month, only=args.only, out_dir=args.out, notebooks_dir=args.notebooks)
+        publish(args.config, month=month, only=args.only, out_dir=args.out, notebooks_dir=args.notebooks, pdf=args.pdf)
     except (PublishError, config_module.ConfigError) as exc:
         out = Path(args.out) if args.out else None
         if out is None:

@@ -148,3 +148,48 @@ def share_followed_up(cohort: pd.DataFrame, within_days: int = 365) -> pd.DataFr
     low, high = wilson_interval(x, n)
     return pd.DataFrame({"episodes_followed": [n], "rereferred_within": [x], "share": [x / n if n else np.nan],
                          "ci_low": [float(low)], "ci_high": [float(high)]})
+
+
+def share_back_by(cohort: pd.DataFrame, by: str = "outcome", within_days: int = 365) -> pd.DataFrame:
+    """Of closed cases that ended each way, the share referred again within ``within_days``.
+
+    A closure cohort, not a re-referral breakdown: the base is cases *closed* (each followed
+    for the full ``within_days``: closed at least that long before the censor date), so the
+    figure is not true by definition the way "re-referral rate by outcome of the previous
+    referral" is (every referral with a previous one inside 12 months is a re-referral).
+    Output: ``group``, ``episodes`` (cases followed), ``rereferred`` (back within the window),
+    ``rate`` with a 95% Wilson interval ``ci_low``/``ci_high``, in outcome order.
+    """
+    sub = cohort[cohort["followup_days"] >= within_days]
+    rows = []
+    for name, g in sub.groupby(by, sort=False, observed=True):
+        n = int(len(g))
+        x = int((g["rereferred"] & (g["days"] <= within_days)).sum())
+        low, high = wilson_interval(x, n)
+        rows.append({"group": name, "episodes": n, "rereferred": x, "rate": x / n if n else np.nan,
+                     "ci_low": float(low), "ci_high": float(high)})
+    out = pd.DataFrame(rows, columns=["group", "episodes", "rereferred", "rate", "ci_low", "ci_high"])
+    rank = {name: i for i, name in enumerate(PREVIOUS_OUTCOMES)}
+    return out.sort_values("group", key=lambda s: s.map(lambda g: rank.get(g, len(rank))), ignore_index=True)
+
+
+def gap_distribution(flags: pd.DataFrame, period_start, period_end) -> pd.DataFrame:
+    """How long after the previous referral each referral in the period came: counts by band.
+
+    The distribution of the gap, not a rate: under the DfE definition every referral within 12
+    months of a previous one *is* a re-referral, so a "rate by time since previous referral" is
+    100% below 12 months and 0% above by definition. Input: flags with ``days_since_previous``,
+    ``referral_date`` and ``counted``. Output: ``gap_band`` (``rereferrals.TIME_SINCE_BANDS``
+    order, plus "No previous referral"), ``referrals``, ``share`` of referrals in the period.
+    """
+    from helpers.rereferrals import TIME_SINCE_BANDS, TIME_SINCE_NONE, _band
+
+    start, end = pd.Timestamp(period_start), pd.Timestamp(period_end)
+    sub = flags[flags["counted"] & flags["referral_date"].between(start, end)]
+    bands = _band(sub["days_since_previous"].to_numpy(dtype=float), TIME_SINCE_BANDS, TIME_SINCE_NONE)
+    order = [b[0] for b in TIME_SINCE_BANDS] + [TIME_SINCE_NONE]
+    counts = pd.Series(bands).value_counts().reindex(order, fill_value=0)
+    out = pd.DataFrame({"gap_band": order, "referrals": counts.to_numpy().astype(int)})
+    total = out["referrals"].sum()
+    out["share"] = out["referrals"] / total if total else np.nan
+    return out
