@@ -52,3 +52,22 @@ def demo_config(demo_dir, tmp_path_factory) -> Path:
     path = cfg_dir / "demo.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_published(demo_config, tmp_path_factory) -> Path:
+    """The demo month published once per session (every report of configs/demo.toml, with PDFs);
+    returns the output folder (``reports/``). Shared by the browser, attack and PDF tests."""
+    from helpers import publish
+
+    out = tmp_path_factory.mktemp("published") / "reports"
+    assert publish.main(["--config", str(demo_config), "--month", "2026-10", "--out", str(out), "--pdf"]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def test_output_dir() -> Path:
+    """Where tests leave files for a person to look at (screenshots): test-output/ in the project (git-ignored)."""
+    out = REPO_ROOT / "test-output"
+    out.mkdir(exist_ok=True)
+    return out

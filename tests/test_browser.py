@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -101,10 +102,9 @@ def test_page_with_a_remote_script_is_caught(browser, fixture_site, tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_run_pages_draw_offline(browser, demo_config, tmp_path):
+def test_demo_run_pages_draw_offline(browser, demo_published):
     """The demo month end to end: every report of configs/demo.toml, then every page in the browser."""
-    out = tmp_path / "reports"
-    assert publish.main(["--config", str(demo_config), "--month", "2026-10", "--out", str(out)]) == 0
+    out = demo_published
     pages = sorted((out / "2026-10").glob("*.html")) + [out / "index.html"]
     assert len(pages) == 4
     for path in pages:
@@ -114,3 +114,103 @@ def test_demo_run_pages_draw_offline(browser, demo_config, tmp_path):
         assert result["drawn"] == result["charts"], (path.name, result)
         assert result["descriptions"] >= result["charts"], (path.name, result)
         assert path.stat().st_size < 2_000_000, path.name
+
+
+WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
+# Raw program output a member must never see in the text of a page.
+RAW_OUTPUT = re.compile(r"(?<![A-Za-z])(NaN|nan|<NA>|None|True|False|NaT)(?![A-Za-z])|\b[a-z]+_[a-z0-9_]+\b|\d\.\d{5,}|papermill|summary key|took \d")
+
+
+def visible_text(page) -> str:
+    return page.evaluate("""() => {
+        const skip = new Set(['SCRIPT', 'STYLE', 'CODE']);
+        const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        const parts = [];
+        while (walker.nextNode()) {
+            const n = walker.currentNode, el = n.parentElement;
+            if (!el || skip.has(el.tagName) || el.closest('script, style, code, svg')) continue;
+            const s = getComputedStyle(el);
+            if (s.display === 'none' || s.visibility === 'hidden') continue;
+            parts.push(n.textContent);
+        }
+        return parts.join(' ');
+    }""")
+
+
+@pytest.fixture(scope="module")
+def demo_pages(demo_published):
+    return sorted((demo_published / "2026-10").glob("*.html"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("device", list(WIDTHS))
+def test_demo_pages_read_well_at_desktop_and_phone_width(browser, demo_pages, device, test_output_dir):
+    """Headline on the first screen, no page-level sideways scroll, chart text >= 11 px, no raw output,
+    axe-core 0 serious or critical problems. Screenshots go to test-output/ for a person to look at."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    width, height = WIDTHS[device]
+    problems = []
+    for path in demo_pages:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file://") else r.abort())
+        page.goto(path.resolve().as_uri(), wait_until="load")
+        page.wait_for_function("() => [...document.querySelectorAll('figure.chart .chart-view')].every(v => v.querySelector('svg'))",
+                               timeout=30_000)
+        name = f"{path.stem}-{device}"
+        page.screenshot(path=str(test_output_dir / f"{name}-first-screen.png"))
+        page.screenshot(path=str(test_output_dir / f"{name}-full.png"), full_page=True)
+        headline = page.locator("section.headline").bounding_box()
+        if headline is None or headline["y"] + min(headline["height"], 120) > height:
+            problems.append(f"{name}: headline not on the first screen ({headline})")
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        if overflow > 1:
+            problems.append(f"{name}: page scrolls sideways by {overflow} px")
+        small = page.evaluate("""() => [...document.querySelectorAll('figure.chart svg text')]
+            .filter(t => t.textContent.trim() && t.getBoundingClientRect().height > 0)
+            .map(t => parseFloat(getComputedStyle(t).fontSize) * (t.getScreenCTM() ? t.getScreenCTM().a : 1))
+            .filter(px => px < 11).length""")
+        if small:
+            problems.append(f"{name}: {small} chart text element(s) drawn smaller than 11 px")
+        raw = sorted(set(m.group(0) for m in RAW_OUTPUT.finditer(visible_text(page))))
+        if raw:
+            problems.append(f"{name}: raw program output in the text: {raw[:12]}")
+        violations = Axe().run(page).response["violations"]
+        bad = [(v["id"], v["impact"], len(v["nodes"])) for v in violations if v["impact"] in ("serious", "critical")]
+        if bad:
+            problems.append(f"{name}: axe-core serious/critical: {bad}")
+        context.close()
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_demo_pdfs_are_a4_and_tables_fit(demo_published):
+    """--pdf wrote an A4 PDF per report; the print layout keeps every table inside the page width."""
+    month = demo_published / "2026-10"
+    pdfs = sorted(month.glob("*.pdf"))
+    assert [p.stem for p in pdfs] == sorted(p.stem for p in month.glob("*.html"))
+    for pdf in pdfs:
+        data = pdf.read_bytes()
+        assert data.startswith(b"%PDF")
+        boxes = set(re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data))
+        assert boxes and all(abs(float(w) - 595.9) < 2 and abs(float(h) - 842.9) < 2 for w, h in boxes), (pdf.name, boxes)
+
+
+@pytest.mark.slow
+def test_printed_tables_fit_an_a4_page(browser, demo_pages):
+    """In print layout (A4 less 15 mm margins = 180 mm = 680 px) no table is wider than the page."""
+    problems = []
+    for path in demo_pages:
+        context = browser.new_context(viewport={"width": 680, "height": 1000})
+        page = context.new_page()
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file://") else r.abort())
+        page.goto(path.resolve().as_uri(), wait_until="load")
+        page.emulate_media(media="print")
+        wide = page.evaluate("""() => [...document.querySelectorAll('table')]
+            .filter(t => t.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+            .map(t => (t.querySelector('caption, th') || t).textContent.slice(0, 60))""")
+        if wide:
+            problems.append(f"{path.name}: tables cut at the page edge when printed: {wide}")
+        context.close()
+    assert problems == [], "\n".join(problems)

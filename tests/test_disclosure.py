@@ -109,3 +109,43 @@ def test_suppress_value_for_headlines():
 def test_missing_column_is_named():
     with pytest.raises(KeyError, match="nope"):
         disclosure.suppress(pd.DataFrame({"n": [1]}), count_cols=["nope"], threshold=5)
+
+
+def test_complementary_cell_is_taken_from_a_row_already_hidden():
+    # Sex breakdown: referrals Female 2670, Indeterminate 3, Male 2807, Not recorded 40;
+    # re-referrals 655, 1, 673, 0. Referrals column: 3 hidden (primary) -> the smallest other, 40
+    # (Not recorded), hidden. Re-referrals column: 1 hidden -> the cell in a row already hidden is
+    # preferred, even though it is 0: Not recorded's 0. Female and Male stay shown.
+    df = pd.DataFrame({"group": ["Female", "Indeterminate", "Male", "Not recorded"],
+                       "referrals": [2670, 3, 2807, 40], "rereferrals": [655, 1, 673, 0]})
+    out = disclosure.suppress(df, count_cols=["referrals", "rereferrals"], threshold=5)
+    assert out["referrals"].isna().tolist() == [False, True, False, True]
+    assert out["rereferrals"].isna().tolist() == [False, True, False, True]
+
+
+def test_crosstab_with_totals_leaves_nothing_to_subtract():
+    # Adoption: external 3 (primary), in-house 11, total 14. Row: 3 hidden -> 11 or 14? The row
+    # group is (total, parts): the smallest other non-zero is 11 -> hidden... but then the
+    # in-house column has one hidden cell (11) -> its smallest other non-zero, 20, is hidden, and
+    # Fostering's row then hides its smallest other, external 30. Worked through:
+    wide = disclosure.suppress_crosstab(pd.DataFrame({
+        "category": ["Adoption", "Adoption", "Fostering", "Fostering", "Homes", "Homes"],
+        "provider": ["External", "In-house", "External", "In-house", "External", "In-house"],
+        "children": [3, 11, 30, 20, 40, 50]}), "category", "provider", "children", threshold=5)
+    hidden = {(r, c) for r in range(3) for c in ("External", "In-house", "Total") if pd.isna(wide.at[r, c])}
+    # every row, every column with a hidden cell has at least two
+    for r in range(3):
+        assert len([c for c in ("External", "In-house", "Total") if (r, c) in hidden]) != 1
+    for c in ("External", "In-house", "Total"):
+        assert len([r for r in range(3) if (r, c) in hidden]) != 1
+    assert (0, "External") in hidden
+    long = disclosure.crosstab_long(wide, "category", "provider", "children")
+    assert long["children"].isna().sum() == sum(1 for r, c in hidden if c != "Total")
+
+
+def test_small_counts_in_text():
+    assert disclosure.small_counts_in_text("codes not recognised: 4 episodes", 5) == ["4 episodes"]
+    assert disclosure.small_counts_in_text("3 more children and 12 months; 2 years; 25.1% of 4.5 referrals; 2026 referrals", 5) == ["3 more children"]
+    with pytest.raises(DisclosureError, match="4 episodes"):
+        disclosure.check_text("4 episodes", 5)
+    disclosure.check_text("c episodes, fewer than 6 children, 1,204 referrals", 5)

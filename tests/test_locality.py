@@ -474,3 +474,18 @@ def test_sweep_counts_step_and_configured_number():
     assert loc.sweep_counts([12, 14], 1, 40) == [12, 13, 14]          # outside the range: not added
     with pytest.raises(ValueError, match="sweep must be"):
         loc.sweep_counts([30, 12], 1, 21)
+
+
+def test_adjacency_colours_never_give_neighbours_the_same_colour():
+    """Four localities in a 2 x 2 grid of 1 km squares (every pair touches, diagonals at a point)
+    need four colours; a fifth square far away may reuse one. Worked out by hand."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    squares = [box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000), box(0, 1000, 1000, 2000), box(1000, 1000, 2000, 2000),
+               box(9000, 9000, 9500, 9500)]
+    areas = gpd.GeoDataFrame({"locality": ["L1", "L2", "L3", "L4", "L5"]}, geometry=squares, crs=27700)
+    colours = loc.adjacency_colours(areas)
+    assert set(colours) == {"L1", "L2", "L3", "L4", "L5"}
+    assert len({colours[k] for k in ("L1", "L2", "L3", "L4")}) == 4
+    assert all(c in loc.MAP_FILLS for c in colours.values())

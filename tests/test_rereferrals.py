@@ -577,3 +577,33 @@ def test_child_codes_fast_paths_match_factorize():
         assert ((got == -1) == (want == -1)).all()
         assert len(set(zip(got.tolist(), want.tolist()))) == len(set(want.tolist()))
         assert (got < n).all() and rr._count_distinct(got, n) == len(uniques)
+
+
+def _sex_table(female, indeterminate, male):
+    from helpers.stats import add_wilson
+
+    t = pd.DataFrame({"group": ["Female", "Indeterminate", "Male"],
+                      "referrals": [female[0], indeterminate[0], male[0]], "rereferrals": [female[1], indeterminate[1], male[1]]})
+    return add_wilson(t, "rereferrals", "referrals", rate="rate")
+
+
+def test_large_group_hidden_only_as_a_complement_shows_a_whole_percent_rate():
+    # Referrals: Indeterminate 3 (primary) -> Female 2,670 (the smaller large group) hidden too.
+    # Re-referrals: 0 for Indeterminate is shown, so Female's 655 is shown. An attacker knows
+    # Female + Indeterminate = 5,480 - 2,807 = 2,673, so Female is 2,668..2,672 and 655 / that is
+    # 24.51%..24.55%: every case rounds to 25%, so 25% narrows nothing. Interval left out.
+    safe = rr.publishable(_sex_table((2670, 655), (3, 0), (2807, 673)), 5)
+    assert safe["rate"].iloc[0] == pytest.approx(0.25)
+    assert pd.isna(safe["ci_low"].iloc[0]) and pd.isna(safe["referrals"].iloc[0])
+    assert pd.isna(safe["rate"].iloc[1])
+    from helpers import disclosure
+
+    disclosure.check_safe(safe, 5)
+
+
+def test_whole_percent_rate_withheld_when_it_would_narrow_the_small_count():
+    # Female 60 referrals, 30 re-referrals; Indeterminate 2, 0. Female is 57..61 (62 - 1..5):
+    # 30/57 = 53%, 30/58 = 52%, 30/59 = 51%, 30/60 = 50%, 30/61 = 49%: each value of the hidden
+    # count gives a different whole percent, so showing 50% would give the 2 back: withheld.
+    safe = rr.publishable(_sex_table((60, 30), (2, 0), (100, 40)), 5)
+    assert pd.isna(safe["rate"].iloc[0])

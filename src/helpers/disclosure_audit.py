@@ -141,7 +141,9 @@ def _count_columns(t: Table, threshold: int) -> list[int]:
             continue
         nums = [v for v in values if _is_num(v)]
         whole = all(abs(v - round(v)) < 1e-9 and v >= 0 for v in nums)
-        if any(v is HIDDEN for v in values) or (whole and COUNT_NAME.search(name) and not NOT_COUNT_NAME.search(name)):
+        if NOT_COUNT_NAME.search(name) and not COUNT_NAME.fullmatch(name):
+            continue   # rates, shares, money, forecasts: not added up
+        if any(v is HIDDEN for v in values) or (whole and COUNT_NAME.search(name)):
             out.append(i)
     return out
 

@@ -213,7 +213,7 @@ def _column_kind(name: str, series: pd.Series) -> str:
 
 def format_value(value: Any, kind: str) -> str:
     if isinstance(value, str):
-        return value
+        return _plain_text(value)
     if is_missing(value):
         return ""
     if kind == "bool" or isinstance(value, (bool, np.bool_)):
@@ -234,9 +234,14 @@ def format_value(value: Any, kind: str) -> str:
         return format_date(value)
     if kind == "number":
         return format_number(value)
-    text = str(value)
+    return _plain_text(str(value))
+
+
+def _plain_text(text: str) -> str:
     if text in ("True", "False"):
         return "yes" if text == "True" else "no"
+    if text in ("nan", "NaN", "<NA>", "None", "NaT"):
+        return ""
     if re.fullmatch(r"[a-z]+(_[a-z0-9]+)+", text):   # a machine name such as recruit_foster_households
         return plain_label(text)
     return text

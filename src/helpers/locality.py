@@ -1065,7 +1065,37 @@ def _geo_data(areas, table: pd.DataFrame, key: str):
     return areas[cols].to_crs(4326).merge(table, on=key, how="left")
 
 
-def locality_map(wards, ward_localities: pd.DataFrame, title: str = "Wards by proposed locality"):
+#: Fill colours for locality maps: light enough for black numbers and outlines to read on top, told
+#: apart in greyscale and with the common colour-vision deficiencies (Okabe-Ito hues, lightened).
+MAP_FILLS: tuple[str, ...] = ("#9ecae1", "#f4c27a", "#8fd3b6", "#f2a48a", "#d9b3cf", "#c7c7c7", "#fbe88f", "#b3d98c")
+
+
+def adjacency_colours(areas_with_locality) -> dict[str, str]:
+    """A fill colour per locality such that localities that share a boundary never share a colour.
+
+    Input: polygons (any CRS) with a ``locality`` column. Localities touching (sharing an edge or
+    a point, within 1 m) are neighbours; a greedy colouring of that graph (largest first) picks
+    from :data:`MAP_FILLS` (planar maps rarely need more than five). Output: ``{locality: "#rrggbb"}``.
+    """
+    import networkx as nx
+
+    areas = areas_with_locality[["locality", "geometry"]].dropna(subset=["locality"]).to_crs(27700)
+    merged = areas.dissolve(by="locality")
+    merged["geometry"] = merged.geometry.buffer(1.0)
+    graph = nx.Graph()
+    graph.add_nodes_from(merged.index)
+    sindex = merged.sindex
+    geoms = merged.geometry.to_numpy()
+    names = list(merged.index)
+    for i, geom in enumerate(geoms):
+        for j in sindex.query(geom, predicate="intersects"):
+            if j != i:
+                graph.add_edge(names[i], names[int(j)])
+    colouring = nx.greedy_color(graph, strategy="largest_first")
+    return {str(loc): MAP_FILLS[c % len(MAP_FILLS)] for loc, c in colouring.items()}
+
+
+def locality_map(wards, ward_localities: pd.DataFrame, title: str = "Wards by proposed locality", districts=None):
     """Map of wards coloured by locality (Altair geoshape, British-National-Grid-like projection).
 
     Inputs: ward polygons (``ward_code, geometry``) and ``ward_code, ward_name, locality``.
@@ -1075,14 +1105,21 @@ def locality_map(wards, ward_localities: pd.DataFrame, title: str = "Wards by pr
     import altair as alt
 
     data = _geo_data(wards, ward_localities[["ward_code", "ward_name", "locality"]], "ward_code")
+    colours = adjacency_colours(data)
+    data["fill"] = data["locality"].astype(str).map(colours)
     fill = (alt.Chart(data).mark_geoshape(stroke="white", strokeWidth=0.5)
-            .encode(color=alt.Color("locality:N", title="Locality", scale=alt.Scale(scheme="tableau20")),
+            .encode(color=alt.Color("fill:N", scale=None, legend=None),
                     tooltip=[alt.Tooltip("ward_name:N", title="Ward"), alt.Tooltip("locality:N", title="Locality")]))
-    return (alt.layer(fill, _locality_labels(data), title=title).project(**UK_PROJECTION).properties(width=520, height=480))
+    outline = alt.Chart(_locality_outlines(data)).mark_geoshape(fill=None, filled=False, stroke="#1b1b1b", strokeWidth=1.4)
+    layers = [fill, outline]
+    if districts is not None:   # districts kept whole: their boundaries drawn thick
+        layers.append(alt.Chart(district_outlines(data, districts, "ward_code")).mark_geoshape(
+            fill=None, filled=False, stroke="#000000", strokeWidth=3))
+    return (alt.layer(*layers, _locality_labels(data), title=title).project(**UK_PROJECTION).properties(width=520, height=480))
 
 
 def block_locality_map(blocks, assignment: pd.DataFrame, block_id: str, wards=None,
-                       title: str = "Proposed localities"):
+                       title: str = "Proposed localities", districts=None):
     """Map of the building blocks (e.g. LSOAs) coloured by locality, with ward boundaries drawn on top.
 
     Inputs: block polygons (``block_id, geometry``), ``assignment`` (``block_code, locality``, as in
@@ -1094,13 +1131,19 @@ def block_locality_map(blocks, assignment: pd.DataFrame, block_id: str, wards=No
 
     table = assignment.rename(columns={"block_code": block_id})[[block_id, "locality"]]
     data = _geo_data(blocks, table, block_id)
+    colours = adjacency_colours(data)
+    data["fill"] = data["locality"].astype(str).map(colours)
     fill = (alt.Chart(data).mark_geoshape(stroke="white", strokeWidth=0.3)
-            .encode(color=alt.Color("locality:N", title="Locality", scale=alt.Scale(scheme="tableau20")),
+            .encode(color=alt.Color("fill:N", scale=None, legend=None),
                     tooltip=[alt.Tooltip("locality:N", title="Locality"), alt.Tooltip(f"{block_id}:N", title="Area code")]))
     layers = [fill]
     if wards is not None:
         outline = wards[["ward_code", "geometry"]].to_crs(4326)
-        layers.append(alt.Chart(outline).mark_geoshape(fill=None, filled=False, stroke="#1b1b1b", strokeWidth=0.9))
+        layers.append(alt.Chart(outline).mark_geoshape(fill=None, filled=False, stroke="#6f6f6f", strokeWidth=0.6))
+    layers.append(alt.Chart(_locality_outlines(data)).mark_geoshape(fill=None, filled=False, stroke="#1b1b1b", strokeWidth=1.4))
+    if districts is not None:   # districts kept whole: their boundaries drawn thick
+        layers.append(alt.Chart(district_outlines(data, districts, block_id)).mark_geoshape(
+            fill=None, filled=False, stroke="#000000", strokeWidth=3))
     layers.append(_locality_labels(data))
     return (alt.layer(*layers, title=title).project(**UK_PROJECTION).properties(width=520, height=480))
 
@@ -1122,11 +1165,29 @@ def locality_label_points(areas_with_locality) -> pd.DataFrame:
                          "longitude": points.x.to_numpy(), "latitude": points.y.to_numpy()})
 
 
+def _locality_outlines(areas_with_locality):
+    """Each locality's outline (its areas merged), simplified to keep the page small."""
+    areas = areas_with_locality[["locality", "geometry"]].dropna(subset=["locality"]).to_crs(27700)
+    merged = areas.dissolve(by="locality").reset_index()
+    merged["geometry"] = merged.geometry.buffer(0).simplify(25)
+    return merged.to_crs(4326)
+
+
+def district_outlines(areas, district_of, key: str):
+    """District boundaries (areas merged by district) for drawing over a locality map where districts
+    are kept whole. ``district_of`` maps the areas' ``key`` column (e.g. ward_code) to a district."""
+    district_of = pd.Series(district_of)
+    d = areas[[key, "geometry"]].assign(district=areas[key].map(district_of)).dropna(subset=["district"]).to_crs(27700)
+    merged = d.dissolve(by="district").reset_index()
+    merged["geometry"] = merged.geometry.buffer(0).simplify(25)
+    return merged.to_crs(4326)
+
+
 def _locality_labels(areas_with_locality):
     import altair as alt
 
     pts = locality_label_points(areas_with_locality)
-    return (alt.Chart(pts).mark_text(fontSize=11, fontWeight="bold", color="#1b1b1b")
+    return (alt.Chart(pts).mark_text(fontSize=12, fontWeight="bold", color="#1b1b1b", stroke="white", strokeWidth=0.4)
             .encode(longitude="longitude:Q", latitude="latitude:Q", text="label:N",
                     tooltip=[alt.Tooltip("locality:N", title="Locality")]))
 

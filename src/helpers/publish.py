@@ -839,7 +839,7 @@ def publish(
         if findings:
             shown = "\n".join(f"  - {f}" for f in findings[:50])
             more = f"\n  ... and {len(findings) - 50} more" if len(findings) > 50 else ""
-            raise PublishError(f"refusing to publish {month}: the identifier guard found {len(findings)} problem(s):\n{shown}{more}")
+            raise PublishError(f"refusing to publish {month}: the publishing guard (identifiers, disclosure) found {len(findings)} problem(s):\n{shown}{more}")
 
         manifest_path = staged / "manifest.json"
         previous = json.loads(manifest_path.read_text(encoding="utf-8")) if (only and manifest_path.is_file()) else {}
