@@ -118,7 +118,7 @@ def test_demo_run_pages_draw_offline(browser, demo_published):
 
 WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
 # Raw program output a member must never see in the text of a page.
-RAW_OUTPUT = re.compile(r"(?<![A-Za-z])(NaN|nan|<NA>|None|True|False|NaT)(?![A-Za-z])|\b[a-z]+_[a-z0-9_]+\b|\d\.\d{5,}|papermill|summary key|took \d")
+RAW_OUTPUT = re.compile(r"(?<![A-Za-z])(NaN|nan|<NA>|None|True|False|NaT)(?![A-Za-z])|\b[a-z]+_[a-z0-9_]+\b(?!\.\w)|\d\.\d{5,}|papermill|summary key|took \d")
 
 
 def visible_text(page) -> str:
@@ -169,7 +169,7 @@ def test_demo_pages_read_well_at_desktop_and_phone_width(browser, demo_pages, de
             problems.append(f"{name}: page scrolls sideways by {overflow} px")
         small = page.evaluate("""() => [...document.querySelectorAll('figure.chart svg text')]
             .filter(t => t.textContent.trim() && t.getBoundingClientRect().height > 0)
-            .map(t => parseFloat(getComputedStyle(t).fontSize) * (t.getScreenCTM() ? t.getScreenCTM().a : 1))
+            .map(t => parseFloat(getComputedStyle(t).fontSize) * (t.getScreenCTM() ? Math.hypot(t.getScreenCTM().a, t.getScreenCTM().b) : 1))
             .filter(px => px < 11).length""")
         if small:
             problems.append(f"{name}: {small} chart text element(s) drawn smaller than 11 px")

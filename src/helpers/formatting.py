@@ -178,7 +178,7 @@ def format_number(value: Any, decimals: int = 2) -> str:
     x = float(value)
     if math.isclose(x, round(x), abs_tol=1e-9):
         return f"{round(x):,}"
-    return f"{x:,.{decimals}f}"
+    return f"{x:,.{decimals}f}".rstrip("0").rstrip(".")
 
 
 def format_date(value: Any) -> str:
@@ -300,6 +300,18 @@ def table_html(df: pd.DataFrame, caption: str | None = None, labels: Mapping[str
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     return (f'<div class="table-wrap" role="region" tabindex="0" aria-label="{label}">'
             f'<table class="dataframe plain">{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+
+
+def plain_source(name: Any) -> str:
+    """A data-quality source as members read it: ``CIN_census_2024.xml:cin_plans`` ->
+    ``CIN_census_2024.xml (CIN plans)`` (file names are kept: analysts look for them)."""
+    text = str(name)
+    if ":" in text:
+        file, part = text.split(":", 1)
+        part = {"cin_plans": "CIN plans", "cp_plans": "child protection plans", "referrals": "referrals",
+                "children": "children", "assessments": "assessments"}.get(part, plain_label(part).lower())
+        return f"{file} ({part})"
+    return text
 
 
 def glossary_html(terms: Mapping[str, str] | None = None) -> str:

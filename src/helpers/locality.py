@@ -1079,8 +1079,7 @@ def adjacency_colours(areas_with_locality) -> dict[str, str]:
     """
     import networkx as nx
 
-    areas = areas_with_locality[["locality", "geometry"]].dropna(subset=["locality"]).to_crs(27700)
-    merged = areas.dissolve(by="locality")
+    merged = _dissolve_valid(areas_with_locality[["locality", "geometry"]].dropna(subset=["locality"]), "locality").set_index("locality")
     merged["geometry"] = merged.geometry.buffer(1.0)
     graph = nx.Graph()
     graph.add_nodes_from(merged.index)
@@ -1167,19 +1166,27 @@ def locality_label_points(areas_with_locality) -> pd.DataFrame:
 
 def _locality_outlines(areas_with_locality):
     """Each locality's outline (its areas merged), simplified to keep the page small."""
-    areas = areas_with_locality[["locality", "geometry"]].dropna(subset=["locality"]).to_crs(27700)
-    merged = areas.dissolve(by="locality").reset_index()
-    merged["geometry"] = merged.geometry.buffer(0).simplify(25)
+    merged = _dissolve_valid(areas_with_locality[["locality", "geometry"]].dropna(subset=["locality"]), "locality")
+    merged["geometry"] = merged.geometry.simplify(25)
     return merged.to_crs(4326)
+
+
+def _dissolve_valid(areas, by: str):
+    """Areas merged by ``by`` in British National Grid, repairing invalid boundary polygons first
+    (real boundary files have slivers and self-touching rings that make a plain union fail)."""
+    areas = areas.to_crs(27700)
+    # make_valid repairs the rings; a half-metre buffer closes slivers between neighbours.
+    areas = areas.set_geometry(areas.geometry.make_valid().buffer(0.5))
+    return areas.dissolve(by=by).reset_index()
 
 
 def district_outlines(areas, district_of, key: str):
     """District boundaries (areas merged by district) for drawing over a locality map where districts
     are kept whole. ``district_of`` maps the areas' ``key`` column (e.g. ward_code) to a district."""
     district_of = pd.Series(district_of)
-    d = areas[[key, "geometry"]].assign(district=areas[key].map(district_of)).dropna(subset=["district"]).to_crs(27700)
-    merged = d.dissolve(by="district").reset_index()
-    merged["geometry"] = merged.geometry.buffer(0).simplify(25)
+    d = areas[[key, "geometry"]].assign(district=areas[key].map(district_of)).dropna(subset=["district"])
+    merged = _dissolve_valid(d, "district")
+    merged["geometry"] = merged.geometry.simplify(25)
     return merged.to_crs(4326)
 
 

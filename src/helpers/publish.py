@@ -72,7 +72,7 @@ WIDGET_OUTPUT = "application/vnd.jupyter.widget-view+json"
 BUNDLE_PLACEHOLDER = "/*@@CSC_VEGA_BUNDLE@@*/"
 TOC_PLACEHOLDER = "<!--@@CSC_CONTENTS@@-->"
 HEADLINE_PLACEHOLDER = "<!--@@CSC_HEADLINE@@-->"
-HEADLINE_SECTION = re.compile(r'(?s)<section class="headline"[^>]*>.*?</section>')
+HEADLINE_SECTION = re.compile(r'(?s)<section\b[^>]*\bclass="headline"[^>]*>.*?</section>')
 PACKAGES = ("pandas", "numpy", "altair", "vl-convert-python", "papermill", "nbconvert", "nbformat", "ipykernel", "lxml", "ipywidgets")
 
 

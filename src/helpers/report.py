@@ -293,9 +293,11 @@ class Report:
             f"{self.threshold} are shown as <abbr title=\"confidential: suppressed to protect children's privacy\">c</abbr>.</p>"
             + (_SUPERSEDED_NOTE if any(str(r).startswith("duplicate: superseded") for r in rules["rule"]) else "")
             + "<h3>Records by source</h3>"
-            + formatting.table_html(published_sources, caption="Records by source file")
+            + formatting.table_html(published_sources.assign(source=published_sources["source"].map(formatting.plain_source)),
+                                    caption="Records by source file")
             + "<h3>Repairs and exclusions by rule</h3>"
-            + (formatting.table_html(published_rules, caption="Repairs and exclusions by rule") if len(published_rules) else "<p>None: every record was used as supplied.</p>")
+            + (formatting.table_html(published_rules.assign(source=published_rules["source"].map(formatting.plain_source)),
+                                     caption="Repairs and exclusions by rule") if len(published_rules) else "<p>None: every record was used as supplied.</p>")
             + "</section>"
         )
         _display(HTML(body))
