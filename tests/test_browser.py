@@ -194,7 +194,7 @@ def test_demo_pdfs_are_a4_and_tables_fit(demo_published):
         data = pdf.read_bytes()
         assert data.startswith(b"%PDF")
         boxes = set(re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data))
-        assert boxes and all(abs(float(w) - 595.9) < 2 and abs(float(h) - 842.9) < 2 for w, h in boxes), (pdf.name, boxes)
+        assert boxes and all(abs(float(w) - 595.3) < 2 and abs(float(h) - 841.9) < 2 for w, h in boxes), (pdf.name, boxes)
 
 
 @pytest.mark.slow

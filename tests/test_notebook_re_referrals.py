@@ -40,7 +40,7 @@ def test_re_referrals_notebook_publishes(demo_config, shared_data, tmp_path):
     assert summary["england_rereferral_rate"] == pytest.approx(0.226)  # C1 2024-25, the latest published
     sens = pd.read_csv(out_dir / "tables" / "definition_sensitivity.csv")
     assert len(sens) == 8 and sens["definition"].iloc[0] == "dfe"
-    for name in ("ward_funnel", "by_previous_outcome", "time_to_rereferral", "monthly_recording_view"):
+    for name in ("ward_funnel", "back_within_a_year_by_outcome", "gap_between_referrals", "time_to_rereferral", "monthly_recording_view"):
         table = pd.read_csv(out_dir / "tables" / f"{name}.csv")
         assert not {"child_id", "referral_id"} & set(table.columns), name
 

@@ -299,7 +299,7 @@ def table_html(df: pd.DataFrame, caption: str | None = None, labels: Mapping[str
     label = html.escape(_region_label(caption, shown))
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     return (f'<div class="table-wrap" role="region" tabindex="0" aria-label="{label}">'
-            f'<table class="dataframe plain">{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+            f'<table class="dataframe plain{" many-cols" if len(shown.columns) > 8 else ""}">{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def plain_source(name: Any) -> str:
