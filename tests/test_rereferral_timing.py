@@ -84,3 +84,22 @@ def test_share_followed_up_uses_only_fully_followed_episodes():
     row = rt.share_followed_up(cohort, 365).iloc[0]
     assert (row["episodes_followed"], row["rereferred_within"]) == (6, 3)
     assert row["share"] == pytest.approx(0.5)
+
+
+def test_share_back_by_outcome_leaves_out_closures_for_a_new_referral():
+    """Hand-made cohort, all followed for a year. NFA: 4 cases, back after 30 and 400 days and
+    never (x2) -> 1 of 4 within 365 = 25%. Other closure: 2 cases back after 1 and 3 days (closed
+    because a new referral was opened) -> left out, so the group has no cases and no row."""
+    import pandas as pd
+
+    from helpers import rereferral_timing as rt
+
+    cohort = pd.DataFrame({
+        "outcome": ["No further action"] * 4 + ["Other closure"] * 2,
+        "days": [30, 400, 500, 500, 1, 3], "rereferred": [True, True, False, False, True, True],
+        "followup_days": [500] * 6})
+    out = rt.share_back_by(cohort, by="outcome")
+    assert out["group"].tolist() == ["No further action"]
+    assert out["episodes"].tolist() == [4] and out["rereferred"].tolist() == [1]
+    assert out["rate"].iloc[0] == 0.25
+    assert out.attrs["closed_for_new_referral"] == 2

@@ -148,16 +148,27 @@ def _count_columns(t: Table, threshold: int) -> list[int]:
     return out
 
 
+#: Tables whose rows add up within known key groups (the data-quality appendix: rules add up to each
+#: source's repaired and excluded counts, which the sources table shows and attack_pair checks).
+KNOWN_GROUPS: dict[str, list[str]] = {"data_quality_rules": ["source", "action"], "data_quality_sources": ["source"]}
+
+
 def _period_groups(t: Table) -> list[list[int]]:
+    if t.name in KNOWN_GROUPS and all(c in t.columns for c in KNOWN_GROUPS[t.name]):
+        keys = [t.columns.index(c) for c in KNOWN_GROUPS[t.name]]
+        known: dict[tuple, list[int]] = {}
+        for r, row in enumerate(t.rows):
+            known.setdefault(tuple(row[i] for i in keys), []).append(r)
+        return [g for g in known.values() if len(g) > 1]
     period = [i for i, c in enumerate(t.columns) if PERIOD_COLUMNS.match(c)]
     if not period:
-        return [list(range(len(t.rows)))]
+        return [list(range(len(t.rows)))] if len(t.rows) > 1 else []
     groups: dict[tuple, list[int]] = {}
     for r, row in enumerate(t.rows):
         groups.setdefault(tuple(row[i] for i in period), []).append(r)
     if all(len(g) == 1 for g in groups.values()):
         # One row per period: a time series, whose sum over periods may be published.
-        return [list(range(len(t.rows)))]
+        return [list(range(len(t.rows)))] if len(t.rows) > 1 else []
     return list(groups.values())
 
 

@@ -105,7 +105,7 @@ GLOSSARY: dict[str, str] = {
 }
 
 MONEY = re.compile(r"(cost|saving|budget|pounds|spend|difference|price|(^|_)gbp)", re.I)
-FRACTION = re.compile(r"(^|_)(rate|share|ci_low|ci_high|cumulative|within|utilisation|proportion)(_|$)|rate$|^rate|rereferred_within|cumulative_rereferred", re.I)
+FRACTION = re.compile(r"(^|[_ ])(rate|share|ci_low|ci_high|cumulative|within|utilisation|proportion)([_ ]|$)|rate$|^rate|rereferred_within|cumulative_rereferred", re.I)
 PERCENT_NUMBER = re.compile(r"(^|_)(pct|percent|percentage)(_|$)|\(%\)", re.I)
 YEAR_LIKE = re.compile(r"(^|_)(year|collection_year|time_period)$", re.I)
 

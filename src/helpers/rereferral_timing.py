@@ -150,17 +150,23 @@ def share_followed_up(cohort: pd.DataFrame, within_days: int = 365) -> pd.DataFr
                          "ci_low": [float(low)], "ci_high": [float(high)]})
 
 
-def share_back_by(cohort: pd.DataFrame, by: str = "outcome", within_days: int = 365) -> pd.DataFrame:
+def share_back_by(cohort: pd.DataFrame, by: str = "outcome", within_days: int = 365, admin_days: int = 7) -> pd.DataFrame:
     """Of closed cases that ended each way, the share referred again within ``within_days``.
 
     A closure cohort, not a re-referral breakdown: the base is cases *closed* (each followed
     for the full ``within_days``: closed at least that long before the censor date), so the
     figure is not true by definition the way "re-referral rate by outcome of the previous
     referral" is (every referral with a previous one inside 12 months is a re-referral).
+    A case followed by a new referral within ``admin_days`` of its closure is left out: it was
+    closed *because* the new referral was opened (an administrative closure, or a recording
+    duplicate), so counting it would make "closed that way" look like "came back" by definition.
     Output: ``group``, ``episodes`` (cases followed), ``rereferred`` (back within the window),
-    ``rate`` with a 95% Wilson interval ``ci_low``/``ci_high``, in outcome order.
+    ``rate`` with a 95% Wilson interval ``ci_low``/``ci_high``, in outcome order;
+    ``attrs["closed_for_new_referral"]`` counts the cases left out.
     """
-    sub = cohort[cohort["followup_days"] >= within_days]
+    followed = cohort[cohort["followup_days"] >= within_days]
+    administrative = followed["rereferred"] & (followed["days"] <= admin_days)
+    sub = followed[~administrative]
     rows = []
     for name, g in sub.groupby(by, sort=False, observed=True):
         n = int(len(g))
@@ -170,7 +176,9 @@ def share_back_by(cohort: pd.DataFrame, by: str = "outcome", within_days: int = 
                      "ci_low": float(low), "ci_high": float(high)})
     out = pd.DataFrame(rows, columns=["group", "episodes", "rereferred", "rate", "ci_low", "ci_high"])
     rank = {name: i for i, name in enumerate(PREVIOUS_OUTCOMES)}
-    return out.sort_values("group", key=lambda s: s.map(lambda g: rank.get(g, len(rank))), ignore_index=True)
+    out = out.sort_values("group", key=lambda s: s.map(lambda g: rank.get(g, len(rank))), ignore_index=True)
+    out.attrs["closed_for_new_referral"] = int(administrative.sum())
+    return out
 
 
 def gap_distribution(flags: pd.DataFrame, period_start, period_end) -> pd.DataFrame:
