@@ -69,8 +69,10 @@ def scenario_figures(model, inputs: sufficiency.SufficiencyInputs, scenarios: Se
     plot = savings.melt(id_vars="scenario", value_vars=["saving_total", "budgeted_total"], var_name="what", value_name="pounds")
     plot["what"] = plot["what"].map({"saving_total": "Modelled saving", "budgeted_total": "Budgeted saving"})
     plot["pounds_m"] = plot["pounds"] / 1e6
+    plot["scenario_lines"] = plot["scenario"].map(wrap_label)
     chart = (alt.Chart(plot).mark_bar().encode(
-        y=alt.Y("scenario:N", title=None, axis=alt.Axis(labelLimit=220)),
+        # Long scenario names on up to three lines rather than cut off on a phone.
+        y=alt.Y("scenario_lines:N", title=None, axis=alt.Axis(labelExpr="split(datum.label, '|')", labelLimit=400)),
         x=alt.X("pounds_m:Q", title=f"£ million over {inputs.horizon_years} years"),
         color=alt.Color("what:N", title=None, legend=alt.Legend(orient="top")), yOffset="what:N",
         tooltip=[alt.Tooltip("scenario:N", title="Scenario"), alt.Tooltip("what:N", title="Saving"),
@@ -79,6 +81,14 @@ def scenario_figures(model, inputs: sufficiency.SufficiencyInputs, scenarios: Se
     description = ("Each scenario's modelled saving over the horizon beside the saving the council has budgeted. "
                    f"{met} of {len(savings)} scenarios meet their budgeted saving.")
     return ScenarioFigures(savings, annual, chart, description)
+
+
+def wrap_label(text: str, width: int = 24) -> str:
+    """``text`` broken at spaces into lines of at most about ``width`` characters, joined by ``|``
+    (the chart splits them into lines)."""
+    import textwrap
+
+    return "|".join(textwrap.wrap(str(text), width)) or str(text)
 
 
 def scenario_widget(model, inputs: sufficiency.SufficiencyInputs, scenarios: Sequence[sufficiency.Scenario], show) -> Any:
