@@ -1,7 +1,7 @@
 """Readers for the DfE looked-after children tables as published, and England benchmarks.
 
 Source: DfE, "Children looked after in England including adoptions" (explore-education-statistics,
-reporting year ending 31 March; OGL v3.0). Files as published (see ``../shared/data/SOURCES.md``):
+reporting year ending 31 March; OGL v3.0). Files as published (provenance in ``helpers.reference.SOURCES``):
 
 * ``cla_number_and_rate_per_10k_children.csv``: children looked after on 31 March, starting and
   ceasing, counts and rates per 10,000 children;

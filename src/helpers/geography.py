@@ -5,7 +5,7 @@ column names whatever the source, so one code path serves the demo council and a
 
 - English Indices of Deprivation 2019 (MHCLG): the File 1 (IMD), File 3 (IDACI & IDAOPI) and
   File 6 (population denominators) workbooks, or the combined CSV in
-  ``../shared/data/iod2019`` (plus ``idaci_score`` in the demo's copy).
+  ``iod2019_lsoa11_imd_idaci_population.csv`` layout (plus ``idaci_score`` in the demo's copy).
 - ONS "LSOA (2011) to Ward (2021) to LAD (2021)" lookup, as xlsx or CSV.
 - ONS mid-year child population by LSOA (single year of age).
 - Ward and LSOA boundaries as GeoJSON (EPSG:4326, ONS property names such as ``WD22CD``).

@@ -3,7 +3,7 @@
 The SSDA903 episodes hold ``HOME_POST`` (the child's home postcode) and ``PL_POST`` (the
 placement postcode), recorded as full postcodes or postcode sectors. The DfE derives two
 published measures from them (DfE "Children looked after in England including adoptions",
-tables on the location of placements; see ``../shared/docs/domain.md``):
+tables on the location of placements; see ``docs/definitions.md``):
 
 * **distance**: the straight line between the grid references (OS easting/northing, metres)
   of the two postcodes, converted to km, divided by 1.6093 to give miles, rounded to 1 dp;

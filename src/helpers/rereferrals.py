@@ -9,7 +9,7 @@ led to no further action (NFA), which stay in the denominator. DfE publishes
 - the referral-level rate: re-referrals / referrals in the year, and
 - the child-level rate: children with at least one re-referral / children referred.
 
-Two details are not fixed by the published definition (``../shared/docs/domain.md``), so
+Two details are not fixed by the published definition (``docs/definitions.md``), so
 they are explicit parameters here, with these documented defaults:
 
 - ``unit="months"``: "within 12 months" means up to the same date 12 calendar months later
@@ -770,7 +770,7 @@ def deprivation_group(decile: pd.Series) -> pd.Series:
 
 def read_lsoa_deciles(path) -> pd.DataFrame:
     """Read IoD2019 LSOA deciles from a CSV with the columns of
-    ``../shared/data/iod2019/iod2019_lsoa11_imd_idaci_population.csv`` (``lsoa11cd``,
+    ``iod2019_lsoa11_imd_idaci_population.csv`` (``lsoa11cd``,
     ``imd_decile``, ``idaci_decile``). Output: ``lsoa_code, imd_decile, idaci_decile``.
     A fallback for when ``helpers.geography`` is not available."""
     raw = pd.read_csv(path, usecols=["lsoa11cd", "imd_decile", "idaci_decile"], dtype={"lsoa11cd": str})

@@ -46,7 +46,7 @@ _IMD_SCORE_BY_RANK_FRACTION = (
     (0.9, 5.91), (0.95, 4.32), (1.0, 0.54),
 )
 # IDACI score (share of children in income-deprived families) by rank fraction.
-# The IDACI score file is not in ../shared/data, so this curve is an *approximation*
+# The IDACI score file is not among the published rank files, so this curve is an *approximation*
 # of the published distribution (median about 0.13, most deprived about 0.85); it is
 # only used for the fictional council and documented in data/README.md.
 _IDACI_SCORE_BY_RANK_FRACTION = (
