@@ -219,3 +219,11 @@ def test_fetch_refuses_a_changed_file_unless_allowed(shared_data, tmp_path):
 def test_fetch_without_mirror_names_the_release_page(tmp_path):
     with pytest.raises(ReferenceError, match="explore-education-statistics.service.gov.uk"):
         fetch(None, tmp_path / "dl", tmp_path / "snap")
+
+
+def test_publish_manifest_lists_the_benchmark_tables(tmp_path):
+    from helpers.publish import input_files
+
+    cfg = {"data": {}, "_root": tmp_path, "rereferrals": {"dfe_c1": "reference:dfe_c1"},
+           "placements": {"dfe_stability": "reference:dfe_stability", "dfe_numbers": ""}}
+    assert input_files(cfg) == [reference.snapshot_path("dfe_c1"), reference.snapshot_path("dfe_stability")]

@@ -623,6 +623,19 @@ def input_files(cfg: dict[str, Any]) -> list[Path]:
                 files.extend(p for p in sorted(value.rglob("*")) if p.is_file())
             elif value.is_file():
                 files.append(value)
+    # benchmark tables named in report sections: a path or "reference:NAME" (the bundled snapshot)
+    from helpers import reference
+
+    for section, keys in (("rereferrals", ("dfe_c1",)),
+                          ("placements", ("dfe_numbers", "dfe_characteristics", "dfe_stability", "dfe_new_placements"))):
+        for key in keys:
+            value = cfg.get(section, {}).get(key, "")
+            try:
+                path = reference.resolve(value, cfg["_root"]) if isinstance(value, str) else None
+            except KeyError:
+                path = None
+            if path is not None and path.is_file() and path not in files:
+                files.append(path)
     return files
 
 
