@@ -43,7 +43,9 @@ def test_re_referrals_notebook_publishes(demo_config, tmp_path):
     assert {"England", "East Midlands", "Statistical neighbours (median of 10)"} <= latest
     attribution = json.loads((out_dir / "attribution.json").read_text(encoding="utf-8"))
     assert "dfe_snapshot" in [a["key"] for a in attribution]
-    assert "Statistical neighbours (from the council config): Derby, Leicester" in (tmp_path / "executed.ipynb").read_text(encoding="utf-8")
+    page = (tmp_path / "executed.ipynb").read_text(encoding="utf-8")
+    assert "Statistical neighbours (from the council config): Derby, Leicester" in page
+    assert "not the DfE statistical neighbour list of any council" in page
     sens = pd.read_csv(out_dir / "tables" / "definition_sensitivity.csv")
     assert len(sens) == 8 and sens["definition"].iloc[0] == "dfe"
     for name in ("ward_funnel", "by_previous_outcome", "time_to_rereferral", "monthly_recording_view"):

@@ -110,7 +110,8 @@ def test_demo_config_benchmarks_come_from_the_snapshot():
     bench = dfe_stats.c1_benchmarks(c1, region=cfg["council"]["region"], statistical_neighbours=neighbours)
     latest = bench[bench["time_period"] == 2025]
     assert set(latest["comparator"]) == {"England", "East Midlands", f"Statistical neighbours (median of {len(neighbours)})"}
-    assert "Not in" not in bm.neighbour_note(c1, neighbours)
+    note = bm.neighbour_note(c1, neighbours, source=cfg["council"]["statistical_neighbours_source"])
+    assert "Not in" not in note and "not the DfE statistical neighbour list" in note
 
 
 def test_neighbour_note_and_median_by_hand():

@@ -32,8 +32,10 @@ def neighbour_rows(df: pd.DataFrame, neighbours: Iterable[str] | None) -> pd.Dat
     return la[la["new_la_code"].isin(codes) | la["old_la_code"].isin(codes)]
 
 
-def neighbour_note(df: pd.DataFrame, neighbours: Iterable[str] | None, table: str = "the DfE table") -> str:
-    """One sentence for the page: which statistical neighbours are shown, and which were not found.
+def neighbour_note(df: pd.DataFrame, neighbours: Iterable[str] | None, table: str = "the DfE table",
+                   source: str = "") -> str:
+    """One sentence for the page: which statistical neighbours are shown, and which were not found;
+    ``source`` (the config's ``statistical_neighbours_source``) says where the list comes from.
 
     Example (hand-checked in the tests): two codes, one in the table ->
     "Statistical neighbours (from the council config): Derby. Not in the DfE table: E06999999."
@@ -50,6 +52,8 @@ def neighbour_note(df: pd.DataFrame, neighbours: Iterable[str] | None, table: st
     text = f"Statistical neighbours (from the council config): {', '.join(names) if names else 'none found'}."
     if missing:
         text += f" Not in {table}: {', '.join(missing)}."
+    if source.strip():
+        text += f" Where the list comes from: {source.strip().rstrip('.')}."
     return text
 
 
