@@ -193,3 +193,12 @@ def test_locality_report_runs_on_iod2025_and_lsoa2021(demo_config, tmp_path):
     assert "LSOA21_WD25_LAD25_EW_LU.csv" in page
     keys = [a["key"] for a in json.loads((out_dir / "attribution.json").read_text(encoding="utf-8"))]
     assert "mhclg_iod2025" in keys and "mhclg_iod2019" not in keys and "ons_boundaries_2021" in keys
+
+
+def test_rereferral_decile_fallback_reads_either_edition(tmp_path):
+    from helpers.rereferrals import read_lsoa_deciles
+
+    for code in ("lsoa11cd", "lsoa21cd"):
+        p = tmp_path / f"{code}.csv"
+        pd.DataFrame({code: ["E01000001"], "imd_decile": [3], "idaci_decile": [1], "imd_rank": [5]}).to_csv(p, index=False)
+        assert read_lsoa_deciles(p).to_dict("records") == [{"lsoa_code": "E01000001", "imd_decile": 3, "idaci_decile": 1}]

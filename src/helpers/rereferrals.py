@@ -769,12 +769,14 @@ def deprivation_group(decile: pd.Series) -> pd.Series:
 
 
 def read_lsoa_deciles(path) -> pd.DataFrame:
-    """Read IoD2019 LSOA deciles from a CSV with the columns of
-    ``iod2019_lsoa11_imd_idaci_population.csv`` (``lsoa11cd``,
-    ``imd_decile``, ``idaci_decile``). Output: ``lsoa_code, imd_decile, idaci_decile``.
-    A fallback for when ``helpers.geography`` is not available."""
-    raw = pd.read_csv(path, usecols=["lsoa11cd", "imd_decile", "idaci_decile"], dtype={"lsoa11cd": str})
-    return raw.rename(columns={"lsoa11cd": "lsoa_code"})
+    """Read LSOA deciles from a combined IoD CSV: IoD2019 (``iod2019_lsoa11_imd_idaci_population.csv``
+    layout, ``lsoa11cd``) or IoD2025 (``lsoa21cd``), with ``imd_decile``, ``idaci_decile``.
+    Output: ``lsoa_code, imd_decile, idaci_decile``. A fallback for when ``helpers.geography``
+    is not available."""
+    header = pd.read_csv(path, nrows=0).columns
+    code = "lsoa21cd" if "lsoa21cd" in header else "lsoa11cd"
+    raw = pd.read_csv(path, usecols=[code, "imd_decile", "idaci_decile"], dtype={code: str})
+    return raw.rename(columns={code: "lsoa_code"})
 
 
 def read_locality_map(path) -> pd.DataFrame:
