@@ -228,3 +228,30 @@ def test_publish_manifest_lists_the_benchmark_tables(tmp_path):
     cfg = {"data": {}, "_root": tmp_path, "rereferrals": {"dfe_c1": "reference:dfe_c1"},
            "placements": {"dfe_stability": "reference:dfe_stability", "dfe_numbers": ""}}
     assert input_files(cfg) == [reference.snapshot_path("dfe_c1"), reference.snapshot_path("dfe_stability")]
+
+
+def test_fresh_clone_without_shared_folder_has_benchmarks(tmp_path):
+    """A clone of the committed project, with nothing beside it, finds every benchmark table the demo
+    config names and computes England, region and neighbour figures from it (committed files only)."""
+    if shutil.which("git") is None or subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"],
+                                                     capture_output=True).returncode != 0:
+        pytest.skip("not a git checkout")
+    clone = tmp_path / "fresh" / "project"
+    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(REPO), str(clone)], check=True)
+    assert not (clone.parent / "shared").exists()
+    script = (
+        "import tomllib, pathlib, helpers, helpers.reference as r\n"
+        "from helpers import dfe_stats, dfe_cla_stats\n"
+        "assert pathlib.Path(helpers.__file__).resolve().is_relative_to(pathlib.Path.cwd().resolve()), helpers.__file__\n"
+        "cfg = tomllib.loads(pathlib.Path('configs/demo.toml').read_text())\n"
+        "c1 = dfe_stats.read_c1(r.resolve(cfg['rereferrals']['dfe_c1'], '.'))\n"
+        "b = dfe_stats.c1_benchmarks(c1, region=cfg['council']['region'], statistical_neighbours=cfg['council']['statistical_neighbours'])\n"
+        "print(sorted(b.loc[b.time_period == b.time_period.max(), 'comparator']))\n"
+        "chars = dfe_cla_stats.read_cla_characteristics(r.resolve(cfg['placements']['dfe_characteristics'], '.'))\n"
+        "stab = dfe_cla_stats.read_placement_stability(r.resolve(cfg['placements']['dfe_stability'], '.'))\n"
+        "print(dfe_cla_stats.england_headline(chars, stab)['year'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=clone, capture_output=True, text=True,
+                            env={"PYTHONPATH": str(clone / "src"), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["['East Midlands', 'England', 'Statistical neighbours (median of 10)']", "2025"]
