@@ -202,3 +202,16 @@ def test_rereferral_decile_fallback_reads_either_edition(tmp_path):
         p = tmp_path / f"{code}.csv"
         pd.DataFrame({code: ["E01000001"], "imd_decile": [3], "idaci_decile": [1], "imd_rank": [5]}).to_csv(p, index=False)
         assert read_lsoa_deciles(p).to_dict("records") == [{"lsoa_code": "E01000001", "imd_decile": 3, "idaci_decile": 1}]
+
+
+def test_iod2019_file7_csv_with_published_headers(tmp_path):
+    p = tmp_path / "File_7_-_All_IoD2019_Scores__Ranks__Deciles_and_Population_Denominators_3.csv"
+    headers = {k: v.replace("(2021)", "(2011)").replace("(2024)", "(2019)").replace("mid 2022", "mid 2015") for k, v in F7.items()}
+    pd.DataFrame([("E01000001", "A 001A", "E09000001", "A", 6.208, 29199, 9, 0.006, 32765, 10, 1296, 175)],
+                 columns=list(headers.values())).to_csv(p, index=False)
+    iod = geography.read_iod(p)
+    assert deprivation.edition_of(iod).year == 2019
+    row = iod.iloc[0]
+    assert (row["lsoa_code"], row["imd_score"], row["idaci_rank"], row["idaci_score"]) == ("E01000001", 6.208, 32765, 0.006)
+    assert row["idaci_percentile"] == pytest.approx(100 * (1 - 32764.5 / 32844))
+    assert row["pop_children_0_15_mid2015"] == 175

@@ -154,6 +154,11 @@ def read_iod(path: str | Path | Sequence[str | Path], edition: int | str | None 
             frames.append(_read_iod_workbook(p))
         else:
             raw = pd.read_csv(p, dtype={"lsoa11cd": str, "lad19cd": str})
+            published, _ = deprivation.published_columns(raw.columns)
+            if "lsoa11cd" not in raw.columns and "lsoa_code" in published.values():
+                # File 7 (or File 1/3 saved as CSV) with MHCLG's own headers
+                frames.append(raw[list(published)].rename(columns=published))
+                continue
             _require(raw, ["lsoa11cd", "imd_rank", "idaci_rank"], p, "IoD2019 combined CSV columns")
             frames.append(raw.rename(columns=_IOD_CSV_COLUMNS))
     iod = frames[0]
