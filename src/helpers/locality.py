@@ -724,7 +724,14 @@ def _partition_by_district(graph: nx.Graph, workload: pd.Series, n_localities: i
     for dist, codes in d.groupby(d).groups.items():
         sub = graph.subgraph(list(codes))
         sizes[dist] = _contract(sub, workload[list(codes)], [g for g in groups if any(c in sub for c in g)])[0].number_of_nodes()
-    k_d = allocate_localities(workload.groupby(d).sum(), n_localities, pd.Series(sizes))
+    dw = workload.groupby(d).sum()
+    k_d = allocate_localities(dw, n_localities, pd.Series(sizes))
+    # each district is grouped on its own, so its own ratio must leave room for the spread between
+    # districts' mean locality workloads (B): aim for target / B inside each district
+    per = dw / k_d
+    spread = float(per.max() / per.min()) if (per > 0).all() else 1.0
+    if "target_ratio" in kwargs:
+        kwargs = {**kwargs, "target_ratio": max(1.0, kwargs["target_ratio"] / spread)}
     parts, moves, methods = [], 0, set()
     for dist in sorted(k_d.index):
         codes = list(d.index[d == dist])
@@ -1199,8 +1206,24 @@ def plan_whole_wards_first(lsoa_graph: nx.Graph, lsoa_ward: pd.Series, ward_work
             loads = part.assign(w=part["block_code"].map(wl)).groupby("locality")["w"].sum()
             busiest, quietest = loads.idxmax(), loads.idxmin()
             loc_of = part.set_index("block_code")["locality"]
+            # which end can move: the busiest locality cannot go below its district's (or the council's)
+            # mean locality workload, nor the quietest above it
+            if districts is None:
+                floor_busy = ceil_quiet = mean
+                same = lambda a, b: True  # noqa: E731
+            else:
+                dist_of = pd.Series(districts).reindex(loc_of.index)
+                loc_dist = dist_of.groupby(loc_of).first()
+                per_d = wl.groupby(dist_of).sum() / loc_dist.value_counts()
+                floor_busy, ceil_quiet = per_d[loc_dist[busiest]], per_d[loc_dist[quietest]]
+                same = lambda a, b: loc_dist[a] == loc_dist[b]  # noqa: E731
             near_quiet = {loc_of[v] for u in loc_of.index[loc_of == quietest] for v in g.neighbors(u)}
-            focus = {busiest} | (near_quiet - {quietest})
+            near_quiet = {x for x in near_quiet if same(x, quietest)} - {quietest}
+            near_busy = {loc_of[v] for u in loc_of.index[loc_of == busiest] for v in g.neighbors(u)}
+            near_busy = {x for x in near_busy if same(x, busiest)}
+            top_room = loads[busiest] / max(floor_busy, 1e-12)
+            bottom_room = ceil_quiet / max(loads[quietest], 1e-12)
+            focus = ({busiest} | near_busy) if top_room >= bottom_room else ({quietest} | near_quiet)
             ward_loc = {wd: loc_of.get(wd) for wd in cand}
             pick_from = [wd for wd in cand if ward_loc[wd] in focus] or cand
             pick = max(pick_from, key=lambda wd: (float(ward_work.get(wd, 0.0)), wd))
@@ -1354,15 +1377,16 @@ def ward_locality_shares(lsoa_assignment: pd.DataFrame, lsoa_work: pd.Series, ls
 
 def locality_names(ward_shares: pd.DataFrame, ward_names: pd.Series, ward_children: pd.Series,
                    overrides: dict | None = None) -> pd.Series:
-    """A name members recognise for each locality: its largest ward, and the second when it has several.
+    """A name members recognise for each locality: its largest ward.
 
     Inputs: ``ward_shares`` (:func:`ward_locality_shares`), ward code -> name, ward code -> children;
     ``overrides`` (config ``[locality.names]``): keys a locality key (``"07"`` or ``"Locality 07"``)
     or a ward code (the locality holding most of that ward's children), values the name to use.
-    Rule: wards ranked by the children they bring to the locality (ward children x share); the name
-    is the first ward's ("Aylesbury North West"), or "first and second" when the locality holds
-    more than one ward; a split ward's part is marked "(part)" when it is not the ward's main
-    locality. Names that would repeat get the locality's number added.
+    Rule: wards ranked by the children they bring to the locality (ward children x share), whole
+    wards and a split ward's main part (the locality holding most of its work) before other parts;
+    the name is the first ward's ("Aylesbury North West"), marked "(part)" when only a minor part
+    of a split ward. Names that would repeat get the second ward's name ("Abbey & Chiltern
+    Villages"), then the locality's number.
     Output: Series locality -> name.
     """
     f = ward_shares.copy()
@@ -1370,12 +1394,15 @@ def locality_names(ward_shares: pd.DataFrame, ward_names: pd.Series, ward_childr
     f["main"] = ~f.duplicated("ward_code")            # rows are sorted largest share first
     f["label"] = f["ward_code"].map(ward_names).fillna(f["ward_code"]).astype(str)
     f.loc[~f["main"], "label"] = f.loc[~f["main"], "label"] + " (part)"
-    f = f.sort_values(["locality", "kids", "ward_code"], ascending=[True, False, True])
-    names = {}
-    for loc_, grp in f.groupby("locality", sort=True):
-        labels = grp["label"].tolist()
-        names[loc_] = labels[0] if len(labels) == 1 else f"{labels[0]} and {labels[1]}"
-    out = pd.Series(names)
+    f = f.sort_values(["locality", "main", "kids", "ward_code"], ascending=[True, False, False, True])
+    first = f.groupby("locality", sort=True)["label"].first()
+    second = f.groupby("locality", sort=True)["label"].nth(1)
+    second = pd.Series(second.to_numpy(), index=f.loc[second.index, "locality"]) if len(second) else pd.Series(dtype=object)
+    out = first.copy()
+    dup = out.duplicated(keep=False)
+    for l_ in out.index[dup]:
+        if l_ in second.index:
+            out[l_] = f"{first[l_]} & {second[l_]}"
     for key, value in (overrides or {}).items():
         key = str(key)
         hit = [l_ for l_ in out.index if l_ == key or str(l_).split()[-1] == key.split()[-1].zfill(2)]
@@ -1772,3 +1799,54 @@ def balance_sweep_chart(sweep: pd.DataFrame, target_ratio: float, chosen: int):
     target = alt.Chart(pd.DataFrame({"y": [target_ratio]})).mark_rule(color="grey", strokeDash=[4, 4]).encode(y="y:Q")
     pick = alt.Chart(pd.DataFrame({"x": [chosen]})).mark_rule(color="grey").encode(x="x:Q")
     return (line + target + pick).properties(width=480, height=300, title="Balance of workload against number of localities")
+
+
+def plan_statement(plan: SplitPlan, ward_names: pd.Series, *, reach: dict | None = None,
+                   district_teams: int | None = None, districts_whole: bool = False) -> str:
+    """Plain-English account of how the localities were built, for the page (markdown bullets).
+
+    Says whether whole wards reached the target; which wards are split, between how many
+    localities and why; and, when the target is not met, the best ratio found, the ratio no
+    grouping of these blocks can beat (:func:`ratio_lower_bound`) and the numbers of teams that
+    reach it (``reach`` from :func:`teams_reaching_target` on a whole-ward sweep;
+    ``district_teams`` from :func:`district_teams_needed`).
+    """
+    t, k = plan.target_ratio, plan.n_localities
+    out = []
+    constraint = " with districts kept whole" if districts_whole else ""
+    if not math.isnan(plan.whole_ward_ratio):
+        if plan.whole_ward_ratio <= t + 1e-12:
+            out.append(f"Whole wards reach the target: the busiest locality has {plan.whole_ward_ratio:.2f} times the work of "
+                       f"the quietest (target {t:.2f}), so no ward is split.")
+        else:
+            out.append(f"From whole wards{constraint}, the best grouping of {k} localities found has a ratio of "
+                       f"{plan.whole_ward_ratio:.2f}, above the {t:.2f} target"
+                       + (f" (no grouping of whole wards can do better than {plan.whole_ward_bound:.2f})."
+                          if plan.whole_ward_bound > t else "."))
+    if len(plan.split_wards):
+        rows = [f"{ward_names.get(r.ward_code, r.ward_code)} (between {r.n_localities} localities: {r.reason})"
+                for r in plan.split_wards.itertuples()]
+        n_w = int(ward_names.index.isin(plan.lsoa_assignment["ward_code"]).sum()) or len(ward_names)
+        out.append(f"{len(rows)} of {n_w} wards are split along neighbourhood (LSOA) boundaries, the fewest the search "
+                   f"needed: " + "; ".join(rows) + ". Every other ward is whole.")
+    elif plan.building_block == "ward" and not math.isnan(plan.whole_ward_ratio) and plan.whole_ward_ratio > t:
+        out.append("Wards are kept whole as configured (building_block = \"ward\"), so the target is not met.")
+    if plan.meets_target:
+        out.append(f"The localities reach the target: ratio {plan.ratio:.2f}.")
+    else:
+        out.append(f"**The {t:.2f} target cannot be met with {k} localities{constraint}**: the best ratio found is "
+                   f"{plan.ratio:.2f}; no grouping of these building blocks can do better than {plan.lower_bound:.2f}.")
+    if reach and not math.isnan(plan.whole_ward_ratio) and plan.whole_ward_ratio > t + 1e-12:
+        parts = []
+        if reach.get("fewer"):
+            parts.append(f"{reach['fewer']} teams (the most below {k})")
+        if reach.get("more"):
+            parts.append(f"{reach['more']} teams (the fewest above {k})")
+        out.append(("Whole wards reach the target with " + " or ".join(parts) + ".") if parts
+                   else "Whole wards do not reach the target for any number of teams in the range compared.")
+    if district_teams is not None and not plan.meets_target and districts_whole:
+        out.append(f"With districts kept whole, the smallest number of teams whose share-out between districts allows the "
+                   f"target is {district_teams}.")
+    elif districts_whole and not plan.meets_target and district_teams is None:
+        out.append("With districts kept whole, no number of teams in reach allows the target.")
+    return "\n".join(f"- {x}" for x in out)
