@@ -446,7 +446,7 @@ def test_buckinghamshire_sizing(bucks_demo):
         assert names[w] in text                          # the page names every split ward, with its reason
     assert "projected cases" in text and f"{len(plan.split_wards)} of 49 wards are split" in text
     # rook contiguity by default, checked on the LSOA graph too (every locality's LSOAs in one piece)
-    lsoa_part = plan.lsoa_assignment.rename(columns={"lsoa_code": "block_code"})
+    lsoa_part = plan.lsoa_assignment[["lsoa_code", "locality"]].rename(columns={"lsoa_code": "block_code"})
     assert loc.contiguity_check(sizing.lsoa_graph, lsoa_part)["contiguous"].all()
     assert len(sizing.links) == 0
     assert set(sizing.w2l["ward_code"]) == set(sizing.wards["ward_code"])

@@ -1196,9 +1196,11 @@ def plan_whole_wards_first(lsoa_graph: nx.Graph, lsoa_ward: pd.Series, ward_work
         limit = max_split if max_split is not None else len(wards)
         best = (ratio, set(split), part, g, wl, bmap)
         stale = 0
+        # no split can beat the bound for the finest blocks (every splittable ward in LSOAs)
+        fine = block_workload(lsoa_ward, ward_work, lsoa_work, {w for w in wards if w not in protected})
+        fine_bound = ratio_lower_bound(fine, n_localities, None if districts is None else pd.Series(districts).reindex(fine.index))
         while ratio > target_ratio + 1e-12 and len(split) < limit and stale < patience:
-            bound = ratio_lower_bound(wl, n_localities, None if districts is None else pd.Series(districts).reindex(wl.index))
-            if ratio <= bound * 1.001:
+            if ratio <= fine_bound * 1.001:
                 break
             cand = [w for w in wards if w not in split and w not in protected and n_lsoas_in[w] > 1]
             if not cand:
