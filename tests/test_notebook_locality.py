@@ -45,7 +45,7 @@ def test_locality_notebook_publishes(demo_config, tmp_path):
     assert set(blocks["locality"]) == set(localities["locality"])
     w2l = pd.read_csv(out_dir / "tables" / "ward_to_locality.csv")
     assert set(w2l["locality"]) == set(localities["locality"])          # every locality appears in the ward table too
-    assert w2l.groupby("ward_code")["share_workload"].sum().round(3).eq(1.0).all()
+    assert w2l.groupby("ward_code")["share_workload"].sum().sub(1).abs().le(0.002).all()   # shares published to 3 dp
     split = set(w2l.loc[w2l["split"], "ward_code"])
     assert set(blocks.loc[blocks["block_type"] == "ward", "ward_code"]).isdisjoint(split)
     assert summary["n_wards_split"] == len(split)
@@ -63,7 +63,8 @@ def test_locality_notebook_publishes(demo_config, tmp_path):
     gdir = Path(cfg_text.split('lsoa_boundaries = "')[1].split('"')[0]).parent
     lsoas = geo.read_boundaries(gdir / "lsoas.geojson")
     lookup = geo.read_lsoa_ward_lookup(gdir / "lsoa_ward_lad_lookup.csv")
-    per_lsoa = lookup[["lsoa_code", "ward_code"]].merge(blocks, left_on="lsoa_code", right_on="block_code", how="left")
+    per_lsoa = lookup[["lsoa_code", "ward_code"]].merge(blocks[["block_code", "locality"]], left_on="lsoa_code",
+                                                        right_on="block_code", how="left")
     by_ward = blocks[blocks["block_type"] == "ward"].set_index("ward_code")["locality"]
     per_lsoa["locality"] = per_lsoa["locality"].fillna(per_lsoa["ward_code"].map(by_ward))
     assert per_lsoa["locality"].notna().all()                          # every LSOA covered exactly once

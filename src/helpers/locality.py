@@ -1829,8 +1829,10 @@ def plan_statement(plan: SplitPlan, ward_names: pd.Series, *, reach: dict | None
         rows = [f"{ward_names.get(r.ward_code, r.ward_code)} (between {r.n_localities} localities: {r.reason})"
                 for r in plan.split_wards.itertuples()]
         n_w = int(ward_names.index.isin(plan.lsoa_assignment["ward_code"]).sum()) or len(ward_names)
-        out.append(f"{len(rows)} of {n_w} wards are split along neighbourhood (LSOA) boundaries, the fewest the search "
-                   f"needed: " + "; ".join(rows) + ". Every other ward is whole.")
+        why = ("the fewest the search needed to reach the target" if plan.meets_target
+               else "those that brought the ratio closest to the best possible")
+        out.append(f"{len(rows)} of {n_w} wards are split along neighbourhood (LSOA) boundaries, {why}: "
+                   + "; ".join(rows) + ". Every other ward is whole.")
     elif plan.building_block == "ward" and not math.isnan(plan.whole_ward_ratio) and plan.whole_ward_ratio > t:
         out.append("Wards are kept whole as configured (building_block = \"ward\"), so the target is not met.")
     if plan.meets_target:
