@@ -248,3 +248,27 @@ def test_staffordshire_districts_whole_states_best_ratio_and_teams(shared_data, 
     dw = sizing.blocks.groupby(lsoa_d)["projected_cases"].sum()
     per = dw / loc.allocate_localities(dw, teams, pd.Series(lsoa_d).value_counts())
     assert per.max() / per.min() <= 1.25
+
+
+def test_rook_corner_and_ward_pieces_are_explicit_links():
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from helpers import geography as geo
+
+    # 1 km squares in British National Grid metres: A and B share an edge; C touches B only at the corner (2000, 1000);
+    # ward W = A + D where D lies beyond B (A and D do not touch)
+    sq = {"A": box(0, 0, 1000, 1000), "B": box(1000, 0, 2000, 1000), "C": box(2000, 1000, 3000, 2000),
+          "D": box(2000, 0, 3000, 1000)}
+    areas = gpd.GeoDataFrame({"lsoa_code": list(sq)}, geometry=list(sq.values()), crs=27700)
+    rook = geo.contiguity_graph(areas, "lsoa_code", rule="rook")
+    queen = geo.contiguity_graph(areas, "lsoa_code", rule="queen")
+    assert queen.has_edge("B", "C") and not rook.has_edge("B", "C")     # a corner point is not a border
+    assert rook.has_edge("C", "D") and not rook["C"]["D"].get("bridge")   # C shares an edge with D
+    lw = pd.Series({"A": "W", "B": "V", "C": "U", "D": "W"})
+    assert loc.link_ward_pieces(rook, lw, areas) == 1
+    assert rook["A"]["D"]["bridge"] and loc.contiguity_links(rook).to_dict("records") == [
+        {"a": "A", "b": "D", "reason": "ward's LSOAs apart (best-fit lookup)"}]
+    # the link is inside ward W, so the ward graph has no explicit link: W-V, V-W... only shared edges
+    wg = loc.block_graph(rook, lw)
+    assert sorted(tuple(sorted(e)) for e in wg.edges) == [("U", "W"), ("V", "W")]

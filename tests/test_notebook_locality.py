@@ -68,6 +68,7 @@ def test_locality_notebook_publishes(demo_config, tmp_path):
     by_ward = blocks[blocks["block_type"] == "ward"].set_index("ward_code")["locality"]
     per_lsoa["locality"] = per_lsoa["locality"].fillna(per_lsoa["ward_code"].map(by_ward))
     assert per_lsoa["locality"].notna().all()                          # every LSOA covered exactly once
+    assert not (out_dir / "tables" / "contiguity_links.csv").exists()   # the demo's wards are exact unions of LSOAs
     assert rook_pieces(lsoas, per_lsoa.set_index("lsoa_code")["locality"]) == {loc: 1 for loc in set(blocks["locality"])}
     # the re-referral report's breakdown by locality (rereferrals.read_locality_map + add_area, as its notebook
     # calls them) reads this block table and shows every locality (the old ward table lost 3 of 21)
@@ -85,8 +86,9 @@ def test_locality_notebook_publishes(demo_config, tmp_path):
     assert set(localities["locality_name"]) <= set(table["locality"])
 
 
-def rook_pieces(polygons, locality_of) -> dict:
-    """Number of edge-connected pieces per locality, from the polygons alone (shapely, EPSG:27700)."""
+def rook_pieces(polygons, locality_of, links=None) -> dict:
+    """Number of edge-connected pieces per locality, from the polygons alone (shapely, EPSG:27700),
+    plus the published explicit links (``a, b`` pairs: islands, corner-only joins, pieces of a ward)."""
     import networkx as nx
     import shapely
 
@@ -101,6 +103,8 @@ def rook_pieces(polygons, locality_of) -> dict:
         if i < j and locality_of[codes[i]] == locality_of[codes[j]]:
             if shapely.intersection(geoms[i].boundary, geoms[j].boundary).length > 1e-6:   # a shared edge, not a point
                 g.add_edge(codes[i], codes[j])
+    for a, b in (links or []):
+        g.add_edge(a, b)
     out = {}
     for loc in set(locality_of):
         out[loc] = nx.number_connected_components(g.subgraph([c for c in codes if locality_of[c] == loc]))

@@ -1480,11 +1480,37 @@ def establishment_wide(est: pd.DataFrame) -> pd.DataFrame:
     return wide[keys + [f"fte_{r}" for r in ROLES] + [f"posts_{r}" for r in ROLES]]
 
 
+def link_ward_pieces(lsoa_graph: nx.Graph, lsoa_ward: pd.Series, lsoa_bounds) -> int:
+    """Join, by an explicit link, the pieces of a ward whose LSOAs do not touch each other.
+
+    The ONS LSOA-to-ward lookup is best fit, so a ward's LSOAs can lie in two pieces although the
+    ward itself is one (Buckinghamshire: Great Brickhill, Ridgeway East). Each smaller piece is
+    linked to the rest of its ward by one edge between the two closest LSOAs (EPSG:27700), with
+    ``bridge=True`` and ``link="ward's LSOAs apart (best-fit lookup)"``, so a whole ward is one
+    block and the links are listed on the page. Returns the number of links added.
+    """
+    geoms = dict(zip(lsoa_bounds["lsoa_code"].astype(str), lsoa_bounds.to_crs(27700).geometry))
+    added = 0
+    for _, grp in lsoa_ward.groupby(lsoa_ward):
+        codes = [c for c in grp.index if c in lsoa_graph]
+        comps = sorted(nx.connected_components(lsoa_graph.subgraph(codes)), key=len, reverse=True)
+        while len(comps) > 1:
+            small = comps.pop()
+            rest = set().union(*comps)
+            d, a, b = min((geoms[a].distance(geoms[b]), a, b) for a in sorted(small) for b in sorted(rest))
+            lsoa_graph.add_edge(a, b, bridge=True, link="ward's LSOAs apart (best-fit lookup)")
+            added += 1
+            comps = sorted(nx.connected_components(lsoa_graph.subgraph(codes)), key=len, reverse=True)
+    return added
+
+
 def contiguity_links(graph: nx.Graph) -> pd.DataFrame:
     """The explicit links of a contiguity graph: edges added to join islands or corner-only
-    touches (``bridge=True``), which a locality may use but the page lists. Output: ``a, b``."""
-    rows = sorted(tuple(sorted((str(u), str(v)))) for u, v, d in graph.edges(data=True) if d.get("bridge"))
-    return pd.DataFrame(rows, columns=["a", "b"])
+    touches, or the pieces of a ward (:func:`link_ward_pieces`), all ``bridge=True``; a locality may
+    use them and the page lists them. Output: ``a, b, reason``."""
+    rows = sorted((*sorted((str(u), str(v))), d.get("link", "island or corner-only join"))
+                  for u, v, d in graph.edges(data=True) if d.get("bridge"))
+    return pd.DataFrame(rows, columns=["a", "b", "reason"])
 
 
 @dataclass
@@ -1584,6 +1610,7 @@ def size_localities(*, cin, lac, addresses: pd.DataFrame, lookup: pd.DataFrame, 
     lsoas = lsoas[lsoas["lsoa_code"].isin(lsoa_bounds["lsoa_code"])]
     lsoa_graph = geography.contiguity_graph(lsoa_bounds, "lsoa_code", rule=contiguity_rule)
     lsoa_ward = lsoas.set_index("lsoa_code")["ward_code"].astype(str)
+    link_ward_pieces(lsoa_graph, lsoa_ward, lsoa_bounds)
     ward_graph = block_graph(lsoa_graph, lsoa_ward)
     home = (home_postcode_addresses(lac.episodes, directory, lsoa_bounds, lsoas)
             if directory is not None else None)
