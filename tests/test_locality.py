@@ -398,6 +398,7 @@ def bucks_demo(shared_data, tmp_path_factory):
     return out, time.perf_counter() - t0
 
 
+@pytest.mark.slow
 def test_buckinghamshire_sizing(bucks_demo):
     """The report's chain (locality.size_localities, as the notebook calls it) on generated data over real geography."""
     import json
