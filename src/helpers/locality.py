@@ -17,8 +17,17 @@ The chain, each step a function taking data frames and plain values:
    :func:`balance_metrics`, :func:`polsby_popper` and the :func:`strip_baseline` to compare.
    Optional constraints: keep named blocks together; keep existing districts whole
    (:func:`allocate_localities` shares localities between districts).
+   :func:`plan_whole_wards_first` - whole wards first: split only the wards balance needs
+   (heaviest first, along LSOA lines) and say which and why (:func:`plan_statement`), with
+   :func:`ratio_lower_bound` (a ratio no grouping can beat), :func:`sweep_plans` (a warm-started
+   balance sweep over numbers of teams) and :func:`teams_reaching_target`. Contiguity is rook
+   (a shared border of positive length); islands, corner-only joins and wards whose LSOAs lie
+   apart are joined by explicit, listed links (:func:`link_ward_pieces`, :func:`contiguity_links`).
+   :func:`establishment` gives FTE and whole posts by role per locality and for the council
+   (posts shared out at council level, :func:`allocate_posts`); :func:`locality_names` names
+   localities after their largest ward.
 5. :func:`size_localities` - the whole chain as the report runs it (used by the notebook and by
-   the Buckinghamshire real-geography test).
+   the real-geography tests).
 
 Definitions
 -----------
