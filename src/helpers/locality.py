@@ -1867,7 +1867,8 @@ def plan_statement(plan: SplitPlan, ward_names: pd.Series, *, reach: dict | None
         n_w = int(ward_names.index.isin(plan.lsoa_assignment["ward_code"]).sum()) or len(ward_names)
         why = ("the fewest the search needed to reach the target" if plan.meets_target
                else "those that brought the ratio closest to the best possible")
-        out.append(f"{len(rows)} of {n_w} wards are split along neighbourhood (LSOA) boundaries, {why}: "
+        verb = "ward is" if len(rows) == 1 else "wards are"
+        out.append(f"{len(rows)} of {n_w} {verb} split along neighbourhood (LSOA) boundaries, {why}: "
                    + "; ".join(rows) + ". Every other ward is whole.")
     elif plan.building_block == "ward" and not math.isnan(plan.whole_ward_ratio) and plan.whole_ward_ratio > t:
         out.append("Wards are kept whole as configured (building_block = \"ward\"), so the target is not met.")
