@@ -272,3 +272,17 @@ def test_rook_corner_and_ward_pieces_are_explicit_links():
     # the link is inside ward W, so the ward graph has no explicit link: W-V, V-W... only shared edges
     wg = loc.block_graph(rook, lw)
     assert sorted(tuple(sorted(e)) for e in wg.edges) == [("U", "W"), ("V", "W")]
+
+
+def test_post_sharing_names_the_neighbour_with_spare_time():
+    # localities A - B - C in a line (one block each). Team manager FTE 1.6, 0.3, 1.0 = 2.9 -> 3 posts: floors 1, 0, 1
+    # and the one left to A's remainder 0.6 -> A 2, B 0, C 1. B has no post: neighbours A (spare 2 - 1.6 = 0.4) and
+    # C (spare 0): B shares with A.
+    g = nx.path_graph(["a", "b", "c"])
+    assignment = pd.DataFrame({"block_code": ["a", "b", "c"], "locality": ["A", "B", "C"]})
+    fte = pd.Series([1.6, 0.3, 1.0], index=["A", "B", "C"])
+    posts = loc.allocate_posts(fte)
+    assert posts.tolist() == [2, 0, 1]
+    est = pd.DataFrame({"locality": ["A", "B", "C"], "role": "team_managers", "fte": fte.to_numpy(), "posts": posts.to_numpy()})
+    assert loc.post_sharing(est, assignment, g).to_dict("records") == [
+        {"role": "team_managers", "locality": "B", "shared_with": "A"}]

@@ -1513,6 +1513,32 @@ def link_ward_pieces(lsoa_graph: nx.Graph, lsoa_ward: pd.Series, lsoa_bounds) ->
     return added
 
 
+def post_sharing(est: pd.DataFrame, assignment: pd.DataFrame, graph: nx.Graph) -> pd.DataFrame:
+    """Which neighbouring locality covers each locality left with no post of a role.
+
+    Inputs: :func:`establishment` output, the block ``assignment`` (``block_code, locality``) and the
+    block contiguity ``graph``. Rule: among the localities bordering it that hold posts of the role,
+    the one with the most spare post time (posts - FTE, largest first; ties: name order).
+    Output: ``role, locality, shared_with`` (``shared_with`` NaN when no neighbour has a post).
+    """
+    loc_of = assignment.set_index("block_code")["locality"]
+    nbrs: dict = {}
+    for u, v in graph.edges:
+        a, b = loc_of.get(u), loc_of.get(v)
+        if a is not None and b is not None and a != b:
+            nbrs.setdefault(a, set()).add(b)
+            nbrs.setdefault(b, set()).add(a)
+    rows = []
+    per = est[est["locality"] != "Council total"]
+    for role, grp in per.groupby("role", sort=False):
+        spare = (grp["posts"] - grp["fte"]).set_axis(grp["locality"])
+        has = set(grp.loc[grp["posts"] > 0, "locality"])
+        for l_ in grp.loc[grp["posts"] == 0, "locality"]:
+            cands = sorted(nbrs.get(l_, set()) & has, key=lambda x: (-spare[x], x))
+            rows.append((role, l_, cands[0] if cands else np.nan))
+    return pd.DataFrame(rows, columns=["role", "locality", "shared_with"])
+
+
 def contiguity_links(graph: nx.Graph) -> pd.DataFrame:
     """The explicit links of a contiguity graph: edges added to join islands or corner-only
     touches, or the pieces of a ward (:func:`link_ward_pieces`), all ``bridge=True``; a locality may
