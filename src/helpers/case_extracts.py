@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import codes, postcodes
+from helpers import codes, input_checks, postcodes
 from helpers.cin_census import (ASSESSMENT_COLUMNS, CHILDREN_COLUMNS, CIN_PLAN_COLUMNS, CP_PLAN_COLUMNS,
                                 REFERRAL_COLUMNS, S47_COLUMNS, CINCensus)
 from helpers.ledger import Ledger, ReaderError
@@ -80,6 +80,7 @@ def read_address_extract(path) -> tuple[pd.DataFrame, Ledger]:
         if col not in df.columns:
             df[col] = ""
     _dates_readable(path, df, "ADDRESSSTARTDATE", DMY, "dd/mm/yyyy")
+    input_checks.check_date_formats(path, df, ("ADDRESSSTARTDATE", "ADDRESSENDDATE"))
     ledger = Ledger()
     df = df.reset_index(drop=True)
     df["_source"] = path.name
@@ -124,6 +125,7 @@ def read_flat_referrals(path) -> CINCensus:
     df = read_csv_text(path, "a flat referrals export")
     _require(path, df, required, "a flat referrals export")
     _dates_readable(path, df, "REFERRALDATE", DMY, "dd/mm/yyyy")
+    input_checks.check_date_formats(path, df, ("REFERRALDATE", "CLOSUREDATE"))
     df = df.reset_index(drop=True)
     source = path.name
     df["_source"] = source

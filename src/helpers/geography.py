@@ -38,6 +38,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from helpers.input_checks import read_reference_csv
 from helpers.ledger import Ledger, ReaderError
 
 #: Number of LSOAs (2011) in England ranked by IoD2019: the denominator of ranks and deciles.
@@ -136,7 +137,7 @@ def read_iod(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
         if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
             frames.append(_read_iod_workbook(p))
         else:
-            raw = pd.read_csv(p, dtype={"lsoa11cd": str, "lad19cd": str})
+            raw = read_reference_csv(p, "the IoD2019 combined CSV", dtype={"lsoa11cd": str, "lad19cd": str})
             _require(raw, ["lsoa11cd", "imd_rank", "idaci_rank"], p, "IoD2019 combined CSV columns")
             frames.append(raw.rename(columns=_IOD_CSV_COLUMNS))
     iod = frames[0]
@@ -174,7 +175,7 @@ def read_lsoa_ward_lookup(path: str | Path) -> pd.DataFrame:
     if path.suffix.lower() in (".xlsx", ".xls"):
         raw = pd.read_excel(path, sheet_name=0, dtype=str)
     else:
-        raw = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+        raw = read_reference_csv(path, "the ONS LSOA-to-ward lookup (CSV)", dtype=str)
     cols = list(raw.columns)
     found = {p: _ward_columns(cols, p) for p in ("LSOA", "WD", "LAD")}
     for prefix, hit in found.items():
@@ -199,7 +200,7 @@ def read_lsoa_population(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise ReaderError(str(path), "file", None, "file not found")
-    raw = pd.read_csv(path, dtype={"lsoa11cd": str}, encoding="utf-8-sig")
+    raw = read_reference_csv(path, "ONS population by LSOA (CSV)", dtype={"lsoa11cd": str})
     code = next((c for c in raw.columns if c.lower() in ("lsoa11cd", "lsoa_code", "lsoa code")), None)
     if code is None:
         raise ReaderError(str(path), "line 1", "lsoa11cd", "an LSOA code column")
@@ -234,7 +235,13 @@ def read_boundaries(path: str | Path):
     path = Path(path)
     if not path.is_file():
         raise ReaderError(str(path), "file", None, "file not found")
-    gdf = gpd.read_file(path)
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # pyogrio/GDAL errors name no file and suggest nothing
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise ReaderError(str(path), "file", None,
+                          f"not a readable boundary file ({reason}); it may be cut short or not GeoJSON: "
+                          "download it again from the ONS Open Geography Portal (GeoJSON)") from None
     cols = list(gdf.columns)
     ward = _ward_columns(cols, "WD")
     lsoa = _ward_columns(cols, "LSOA")

@@ -78,7 +78,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import codes
+from helpers import codes, input_checks
 from helpers.ledger import Ledger, ReaderError, resolve_input_files
 from helpers.schemas import RowChecks, clean_text, code_not_in, parse_dates, place_invalid_for_year, to_month, validate
 
@@ -95,6 +95,10 @@ TABLES: dict[str, tuple[list[str], list[str]]] = {
 #: Columns that mark other SSDA903 tables, skipped when met in a folder.
 OTHER_903_MARKERS = ("IN_TOUCH", "CONVICTED", "REVIEW", "DATE_INT", "DATE_PLACED", "PREV_PERM",
                      "SDQ_SCORE", "REVIEW_CODE", "DATE_MATCH")
+
+#: Date columns of each table: all must be dd/mm/yyyy (helpers.input_checks.check_date_formats).
+DATE_COLUMNS = {"header": ("DOB", "MC_DOB"), "episodes": ("DECOM", "DEC"), "uasc": ("DOB", "DUC"),
+                "missing": ("MIS_START", "MIS_END")}
 
 HEADER_COLUMNS = ["child_id", "sex", "birth_month", "ethnicity", "collection_year"]
 EPISODE_COLUMNS = ["child_id", "decom", "rne", "ls", "cin", "place", "place_provider", "dec", "rec",
@@ -130,6 +134,7 @@ def read_csv_text(path: Path, what: str) -> pd.DataFrame:
     data = Path(path).read_bytes()
     if not data.strip():
         raise ReaderError(path, "line 1", None, f"file is empty; expected {what} with a header row")
+    input_checks.sniff_binary(path, data[:8], what)
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:200]:
         raise ReaderError(path, "line 1", None, "file is UTF-16 encoded; expected UTF-8 "
                           "(re-save as 'CSV UTF-8')")
@@ -152,8 +157,10 @@ def read_csv_text(path: Path, what: str) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise ReaderError(path, "line 1", None, f"no header row; expected {what}") from None
     df.columns = [str(c).strip().upper() for c in df.columns]
+    # rows cut short (fewer fields than the header): excluded by RowChecks with a reason
+    df["_truncated"] = input_checks.short_rows(text, len(df), len(df.columns))
     df["_row"] = np.arange(2, len(df) + 2)
-    values = df.drop(columns="_row")
+    values = df.drop(columns=["_row", "_truncated"])
     if len(values.columns):
         blank = values.eq("").all(axis=1)      # lines with no values (e.g. ",,,," or empty)
         df = df[~blank.to_numpy()]
@@ -230,7 +237,7 @@ def read_ssda903(paths_or_folders, *, validate_output: bool = True) -> SSDA903:
     by_folder: dict[Path, list[tuple[Path, str, pd.DataFrame]]] = {}
     for path in files:
         df = read_csv_text(path, "an SSDA903 table")
-        table = _which_table(path, [c for c in df.columns if c != "_row"])
+        table = _which_table(path, [c for c in df.columns if c not in ("_row", "_truncated")])
         if table is None:
             continue
         required, optional = TABLES[table]
@@ -240,6 +247,7 @@ def read_ssda903(paths_or_folders, *, validate_output: bool = True) -> SSDA903:
         date_col = {"episodes": "DECOM", "header": "DOB", "missing": "MIS_START", "uasc": None}[table]
         if date_col:
             _required_dates_readable(path, df, date_col)
+        input_checks.check_date_formats(path, df, DATE_COLUMNS[table])
         by_folder.setdefault(path.parent, []).append((path, table, df))
 
     for folder, items in by_folder.items():
@@ -264,7 +272,7 @@ def read_ssda903(paths_or_folders, *, validate_output: bool = True) -> SSDA903:
 
     def stack(table: str) -> pd.DataFrame:
         required, optional = TABLES[table]
-        cols = required + optional + ["_row", "_year", "_file", "_source"]
+        cols = required + optional + ["_row", "_truncated", "_year", "_file", "_source"]
         if not frames[table]:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
         df = pd.concat([f[cols] for f in frames[table]], ignore_index=True)

@@ -1,0 +1,138 @@
+"""Messy and hostile input files: each is refused with a clear error or counted in the ledger.
+
+Every file here is small and hand-made; the expected counts and lines were worked out by hand
+from the file text (header = line 1).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import case_extracts, geography, input_checks, ssda903
+from helpers.ledger import ReaderError
+
+EPISODES_HEADER = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n"
+
+
+def _write(folder, name, text, encoding="utf-8"):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(text.encode(encoding) if isinstance(text, str) else text)
+    return path
+
+
+# ---------------------------------------------------------------------------------------
+# Dates written with other settings (US order) refuse the whole file
+# ---------------------------------------------------------------------------------------
+def test_us_dates_refuse_the_903_file_naming_column_and_lines(tmp_path):
+    # Line 2 '03/04/2023' would silently read as 3 April; line 3 '04/23/2023' can only be 23 April
+    # in US order, so the file was written mm/dd/yyyy and is refused as a whole.
+    _write(tmp_path / "2024", "episodes.csv", EPISODES_HEADER
+           + "C1,03/04/2023,S,C2,N1,U1,PR1,,,,QX1 1AA,QX1 1AB,\n"
+           + "C2,04/23/2023,S,C2,N1,U1,PR1,05/14/2023,E11,,QX1 1AA,QX1 1AB,\n"
+           + "C3,05/01/2023,S,C2,N1,U1,PR1,07/30/2023,E11,,QX1 1AA,QX1 1AB,\n")
+    with pytest.raises(ReaderError) as err:
+        ssda903.read_ssda903(tmp_path)
+    msg = str(err.value)
+    assert "episodes.csv" in msg and "field DECOM" in msg and "line 3" in msg
+    assert "mm/dd/yyyy" in msg and "'04/23/2023'" in msg and "re-export it with dates as dd/mm/yyyy" in msg
+
+
+def test_us_dates_in_an_optional_column_refuse_too(tmp_path):
+    _write(tmp_path / "2024", "episodes.csv", EPISODES_HEADER
+           + "C1,03/04/2023,S,C2,N1,U1,PR1,05/14/2023,E11,,QX1 1AA,QX1 1AB,\n")
+    with pytest.raises(ReaderError, match=r"line 2, field DEC: dates are not consistently dd/mm/yyyy"):
+        ssda903.read_ssda903(tmp_path)
+
+
+def test_us_dates_refuse_the_address_extract_and_flat_referrals(tmp_path):
+    addr = _write(tmp_path, "addr.csv", "LAchildID,Postcode,LSOA,WardCode,AddressStartDate,AddressEndDate\n"
+                  "A1,QX1 1AA,E01,E05,01/02/2020,\nA2,QX1 1AA,E01,E05,12/31/2020,\n")
+    with pytest.raises(ReaderError, match=r"addr\.csv, line 3, field ADDRESSSTARTDATE: dates are not consistently"):
+        case_extracts.read_address_extract(addr)
+    flat = _write(tmp_path, "flat.csv", "LAchildID,ReferralDate,ReferralSource,PrimaryNeedCode,ClosureDate,"
+                  "ReasonForClosure,ReferralNFA,Sex,BirthMonth,Ethnicity,Disability\n"
+                  "A1,01/02/2020,1A,N1,02/20/2020,RC1,0,1,01/2015,WBRI,NONE\n")
+    with pytest.raises(ReaderError, match=r"flat\.csv, line 2, field CLOSUREDATE: .*mm/dd/yyyy"):
+        case_extracts.read_flat_referrals(flat)
+
+
+def test_two_dates_with_a_time_refuse_but_one_odd_value_is_a_row_rule(tmp_path):
+    _write(tmp_path / "a" / "2024", "episodes.csv", EPISODES_HEADER
+           + "C1,03/04/2023,S,C2,N1,U1,PR1,05/05/2023 00:00,E11,,,,\n"
+           + "C2,03/04/2023,S,C2,N1,U1,PR1,06/05/2023 00:00,E11,,,,\n")
+    with pytest.raises(ReaderError, match="2 value\\(s\\) look like a date with a time"):
+        ssda903.read_ssda903(tmp_path / "a")
+    _write(tmp_path / "b" / "2024", "episodes.csv", EPISODES_HEADER
+           + "C1,03/04/2023,S,C2,N1,U1,PR1,2023-05-05,E11,,,,\n")
+    lac = ssda903.read_ssda903(tmp_path / "b")
+    assert lac.ledger.issues()["rule"].str.contains("DEC not a date").sum() == 1
+
+
+# ---------------------------------------------------------------------------------------
+# Rows cut short
+# ---------------------------------------------------------------------------------------
+def test_a_row_cut_short_is_excluded_with_a_reason(tmp_path):
+    # line 3 is cut after PLACE: DEC would read as blank (open for ever) if it were kept
+    _write(tmp_path / "2024", "episodes.csv", EPISODES_HEADER
+           + "C1,03/04/2023,S,C2,N1,U1,PR1,05/05/2023,E11,,,,\n"
+           + "C2,03/04/2023,S,C2,N1,U1\n"
+           + "C3,04/04/2023,S,C2,N1,U1,PR1,,,,,,\n")
+    lac = ssda903.read_ssda903(tmp_path)
+    assert sorted(lac.episodes["child_id"]) == ["C1", "C3"]
+    issues = lac.ledger.issues()
+    cut = issues[issues["rule"] == input_checks.TRUNCATED_RULE]
+    assert cut[["source", "row", "action", "detail"]].values.tolist() == [["2024/episodes.csv", 3, "excluded", "only 6 field(s)"]]
+    summary = lac.ledger.summary().set_index("source").loc["2024/episodes.csv"]
+    assert (summary["rows_read"], summary["rows_used"], summary["rows_excluded"]) == (3, 2, 1)
+
+
+def test_a_row_cut_short_in_a_quoted_file(tmp_path):
+    path = _write(tmp_path, "addr.csv", 'LAchildID,Postcode,LSOA,WardCode,AddressStartDate,AddressEndDate\n'
+                  '"A1","QX1 1AA","E01","E05","01/02/2020",""\n"A2","QX1 1AA"\n')
+    addresses, ledger = case_extracts.read_address_extract(path)
+    assert addresses["child_id"].tolist() == ["A1"]
+    assert ledger.issues()["rule"].tolist() == [input_checks.TRUNCATED_RULE]
+
+
+# ---------------------------------------------------------------------------------------
+# Files that are not what their name says, or not UTF-8
+# ---------------------------------------------------------------------------------------
+def test_a_workbook_renamed_csv_says_so(tmp_path):
+    import pandas as pd
+
+    book = tmp_path / "book.xlsx"
+    pd.DataFrame({"CHILD": ["C1"]}).to_excel(book, index=False)
+    fake = _write(tmp_path / "2024", "header.csv", book.read_bytes())
+    with pytest.raises(ReaderError) as err:
+        ssda903.read_ssda903(fake)
+    msg = str(err.value)
+    assert "header.csv" in msg and "Excel workbook" in msg and "Save As 'CSV UTF-8" in msg
+    assert "UTF-16" not in msg
+
+
+def test_a_latin1_iod_csv_names_the_file_and_the_fix(tmp_path):
+    path = _write(tmp_path, "iod.csv", "lsoa11cd,lsoa11nm,imd_rank,idaci_rank\nE01000001,Caf\u00e9 Row,10,20\n",
+                  encoding="latin-1")
+    with pytest.raises(ReaderError) as err:
+        geography.read_iod(path)
+    msg = str(err.value)
+    assert "iod.csv, line 2" in msg and "not valid UTF-8" in msg and "CSV UTF-8" in msg
+
+
+def test_a_latin1_lookup_and_population_name_the_file(tmp_path):
+    lk = _write(tmp_path, "lk.csv", "LSOA11CD,LSOA11NM,WD21CD,WD21NM,LAD21CD,LAD21NM\nE01,a,E05,Caf\u00e9,E06,b\n",
+                encoding="latin-1")
+    with pytest.raises(ReaderError, match=r"lk\.csv, line 2: byte 0xe9 is not valid UTF-8"):
+        geography.read_lsoa_ward_lookup(lk)
+    pop = _write(tmp_path, "pop.csv", "lsoa11cd,pop_0_17\nE01,1\u00e9\n", encoding="latin-1")
+    with pytest.raises(ReaderError, match=r"pop\.csv, line 2: byte 0xe9"):
+        geography.read_lsoa_population(pop)
+
+
+def test_a_truncated_geojson_names_the_file(tmp_path):
+    path = _write(tmp_path, "wards.geojson", '{"type": "FeatureCollection", "features": [{"type": "Feature", "prop')
+    with pytest.raises(ReaderError) as err:
+        geography.read_boundaries(path)
+    msg = str(err.value)
+    assert "wards.geojson" in msg and "download it again" in msg
