@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from helpers.input_checks import read_reference_csv
+
 #: Symbols that EES and DfE statistics publications put in place of a number.
 #: (GSS / DfE symbol conventions; "u" appears in older CIN tables.)
 EES_SYMBOLS: dict[str, str] = {
@@ -84,7 +86,7 @@ def read_ees_csv(path: str | Path, indicators: tuple[str, ...]) -> pd.DataFrame:
     published row. Raises :class:`DfEFileError` naming the file when columns are missing.
     """
     path = Path(path)
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    raw = read_reference_csv(path, "a DfE published table (EES CSV)", dtype=str, keep_default_na=False)
     raw.columns = [c.strip() for c in raw.columns]
     missing = [c for c in (*GEOGRAPHY_COLUMNS, *indicators) if c not in raw.columns]
     if missing:
