@@ -6,6 +6,7 @@ from the file text (header = line 1).
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from helpers import case_extracts, geography, input_checks, ssda903
@@ -136,3 +137,84 @@ def test_a_truncated_geojson_names_the_file(tmp_path):
         geography.read_boundaries(path)
     msg = str(err.value)
     assert "wards.geojson" in msg and "download it again" in msg
+
+
+# ---------------------------------------------------------------------------------------
+# CIN census: namespaces, unrecognised structure, resubmissions
+# ---------------------------------------------------------------------------------------
+def cin_xml(year=2024, stamp="2024-05-01T09:00:00", children="", message_ns="", children_ns=""):
+    """A minimal CIN census file; ``children`` is the XML of the <Child> elements."""
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Message{message_ns}>\n<Header><CollectionDetails>'
+            f"<Collection>CIN</Collection><Year>{year}</Year><ReferenceDate>{year}-03-31</ReferenceDate>"
+            f"</CollectionDetails><Source><DateTime>{stamp}</DateTime></Source></Header>\n"
+            f"<Children{children_ns}>\n{children}</Children>\n</Message>\n")
+
+
+def child(cid, referral="2024-01-10", closure=""):
+    close = f"<CINclosureDate>{closure}</CINclosureDate><ReasonForClosure>RC1</ReasonForClosure>" if closure else ""
+    return (f"<Child><ChildIdentifiers><LAchildID>{cid}</LAchildID><PersonBirthDate>2015-01-01</PersonBirthDate>"
+            f"<GenderCurrent>1</GenderCurrent></ChildIdentifiers><CINdetails><CINreferralDate>{referral}</CINreferralDate>"
+            f"<ReferralSource>1A</ReferralSource><PrimaryNeedCode>N1</PrimaryNeedCode>{close}"
+            "<ReferralNFA>false</ReferralNFA></CINdetails></Child>\n")
+
+
+def test_children_in_another_namespace_are_an_error_not_zero_records(tmp_path):
+    from helpers.cin_census import read_cin_census
+
+    path = _write(tmp_path, "ns.xml", cin_xml(children=child("A1") + child("A2"), children_ns=' xmlns="urn:other"'))
+    with pytest.raises(ReaderError) as err:
+        read_cin_census(path)
+    msg = str(err.value)
+    assert "ns.xml, line 5, element <Child>" in msg and "'urn:other'" in msg and "correct the xmlns" in msg
+
+
+def test_referral_details_in_another_namespace_are_an_error(tmp_path):
+    from helpers.cin_census import read_cin_census
+
+    text = cin_xml(children=child("A1") + child("A2").replace("<CINdetails>", '<CINdetails xmlns="urn:x">'))
+    with pytest.raises(ReaderError, match=r"line 6, element <CINdetails>: in namespace 'urn:x'"):
+        read_cin_census(_write(tmp_path, "ns2.xml", text))
+
+
+def test_a_file_with_no_recognisable_children_is_an_error(tmp_path):
+    from helpers.cin_census import read_cin_census
+
+    with pytest.raises(ReaderError, match="holds no <Child> record the reader recognises"):
+        read_cin_census(_write(tmp_path, "empty_children.xml", cin_xml(children="<Kid/>\n")))
+
+
+def test_cin_resubmission_is_decided_by_the_header_date_time(tmp_path):
+    """Two returns for 2024. The corrected one (z_original.xml sorts last but is older; a_corrected
+    has the later Header/Source/DateTime) is used; every record of the other is listed."""
+    from helpers.cin_census import read_cin_census
+
+    _write(tmp_path, "a_corrected.xml", cin_xml(stamp="2024-06-01T10:00:00", children=child("A1", "2024-01-10", "2024-02-01")))
+    _write(tmp_path, "z_original.xml", cin_xml(stamp="2024-05-01T09:00:00", children=child("A1", "2024-01-10") + child("B2")))
+    cin = read_cin_census(tmp_path)
+    assert cin.referrals["referral_id"].tolist() == ["A1|2024-01-10"]
+    assert cin.referrals["closure_date"].iloc[0] == pd.Timestamp("2024-02-01")    # the corrected value
+    assert set(cin.referrals["source_file"]) == {"a_corrected.xml"}
+    issues = cin.ledger.issues()
+    gone = issues[issues["rule"] == input_checks.RESUBMITTED_RULE]
+    assert sorted(gone["source"]) == ["z_original.xml:children", "z_original.xml:children",
+                                      "z_original.xml:referrals", "z_original.xml:referrals"]
+    assert gone["detail"].str.contains("replaced by a_corrected.xml \\(header date-time 2024-06-01 10:00\\)").all()
+    summary = cin.ledger.summary().set_index("source")
+    assert summary.loc["z_original.xml:referrals", "rows_read"] == 2      # what the file holds
+    assert summary.loc["z_original.xml:referrals", "rows_excluded"] == 2
+
+
+def test_903_resubmission_uses_the_newest_folder(tmp_path):
+    import os
+
+    old = _write(tmp_path / "2024", "episodes.csv", EPISODES_HEADER + "C1,03/04/2023,S,C2,N1,U1,PR1,,,,,,\n")
+    new = _write(tmp_path / "2024 resubmitted", "episodes.csv",
+                 EPISODES_HEADER + "C1,03/04/2023,S,C2,N1,U1,PR1,05/05/2023,E11,,,,\n")
+    os.utime(old, (1_700_000_000, 1_700_000_000))
+    os.utime(new, (1_700_900_000, 1_700_900_000))
+    lac = ssda903.read_ssda903(tmp_path)
+    assert lac.episodes["dec"].tolist() == [pd.Timestamp("2023-05-05")]     # the resubmission's DEC
+    issues = lac.ledger.issues()
+    gone = issues[issues["rule"] == input_checks.RESUBMITTED_RULE]
+    assert gone["source"].tolist() == ["2024/episodes.csv"]
+    assert "replaced by 2024 resubmitted/episodes.csv (file modified" in gone["detail"].iloc[0]

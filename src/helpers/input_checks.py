@@ -169,3 +169,36 @@ def plausible_dates(dates: pd.Series, *, floor=None, ceiling=None) -> tuple[pd.S
     if ceiling is not None:
         late = (dates > ceiling).fillna(False).astype(bool)
     return early, late
+
+
+RESUBMITTED_RULE = "resubmission: file replaced by a later return for the same collection year"
+
+
+def pick_resubmissions(files: dict[str, tuple[object, str | None, Path]]) -> dict[str, str]:
+    """Which files are replaced by a resubmission: ``{replaced file: detail naming the one used}``.
+
+    ``files`` maps a file's name to ``(key, stamp, path)``: files with the same ``key`` (a
+    collection year, or year and table) are copies of one return. The newest is used: by
+    ``stamp`` (the file's own header time, e.g. the CIN census ``Header/Source/DateTime``) when
+    every copy has a readable one, else by file modification time; a tie goes to the later name.
+    """
+    groups: dict[object, list[str]] = {}
+    for name, (key, _, _) in files.items():
+        groups.setdefault(key, []).append(name)
+    out: dict[str, str] = {}
+    for key, names in groups.items():
+        if len(names) < 2:
+            continue
+        stamps = {n: pd.to_datetime(files[n][1] or "", errors="coerce") for n in names}
+        if all(pd.notna(v) for v in stamps.values()):
+            order = {n: (stamps[n], n) for n in names}
+            label = {n: f"header date-time {stamps[n]:%Y-%m-%d %H:%M}" for n in names}
+        else:
+            mtimes = {n: pd.Timestamp(Path(files[n][2]).stat().st_mtime, unit="s") for n in names}
+            order = {n: (mtimes[n], n) for n in names}
+            label = {n: f"file modified {mtimes[n]:%Y-%m-%d %H:%M}" for n in names}
+        winner = max(names, key=lambda n: order[n])
+        for n in names:
+            if n != winner:
+                out[n] = f"{n} ({label[n]}) replaced by {winner} ({label[winner]})"
+    return out

@@ -235,6 +235,7 @@ def read_ssda903(paths_or_folders, *, validate_output: bool = True) -> SSDA903:
     files = resolve_input_files(paths_or_folders, "*.csv", what="SSDA903 tables (CSV)", recursive=True)
     frames: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
     by_folder: dict[Path, list[tuple[Path, str, pd.DataFrame]]] = {}
+    paths_by_file: dict[str, Path] = {}
     for path in files:
         df = read_csv_text(path, "an SSDA903 table")
         table = _which_table(path, [c for c in df.columns if c not in ("_row", "_truncated")])
@@ -249,6 +250,7 @@ def read_ssda903(paths_or_folders, *, validate_output: bool = True) -> SSDA903:
             _required_dates_readable(path, df, date_col)
         input_checks.check_date_formats(path, df, DATE_COLUMNS[table])
         by_folder.setdefault(path.parent, []).append((path, table, df))
+        paths_by_file[f"{path.parent.name}/{path.name}"] = path
 
     for folder, items in by_folder.items():
         year = _folder_year(folder)
@@ -267,12 +269,20 @@ def read_ssda903(paths_or_folders, *, validate_output: bool = True) -> SSDA903:
             df["_file"] = f"{folder.name}/{path.name}"
             df["_source"] = df["_file"]
             frames[table].append(df)
+    # the same table twice for one year (a resubmission in another folder): the newest folder is used
+    newest = {folder: max(items, key=lambda it: it[0].stat().st_mtime)[0] for folder, items in by_folder.items()}
+    replaced = input_checks.pick_resubmissions(
+        {str(df["_file"].iat[0]): ((t, int(df["_year"].iat[0])), None, newest[Path(paths_by_file[df["_file"].iat[0]]).parent])
+         for t, dfs in frames.items() for df in dfs if len(df)})
+    for dfs in frames.values():
+        for df in dfs:
+            df["_replaced"] = replaced.get(str(df["_file"].iat[0])) if len(df) else None
 
     ledger = Ledger()
 
     def stack(table: str) -> pd.DataFrame:
         required, optional = TABLES[table]
-        cols = required + optional + ["_row", "_truncated", "_year", "_file", "_source"]
+        cols = required + optional + ["_row", "_truncated", "_replaced", "_year", "_file", "_source"]
         if not frames[table]:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
         df = pd.concat([f[cols] for f in frames[table]], ignore_index=True)
