@@ -218,3 +218,74 @@ def test_903_resubmission_uses_the_newest_folder(tmp_path):
     gone = issues[issues["rule"] == input_checks.RESUBMITTED_RULE]
     assert gone["source"].tolist() == ["2024/episodes.csv"]
     assert "replaced by 2024 resubmitted/episodes.csv (file modified" in gone["detail"].iloc[0]
+
+
+# ---------------------------------------------------------------------------------------
+# Impossible dates: before birth, implausibly early, after the data's date
+# ---------------------------------------------------------------------------------------
+FLAT_HEADER = ("LAchildID,ReferralDate,ReferralSource,PrimaryNeedCode,ClosureDate,ReasonForClosure,"
+               "ReferralNFA,Sex,BirthMonth,Ethnicity,Disability\n")
+
+
+def test_cin_referral_dated_1900_or_before_birth_is_excluded(tmp_path):
+    from helpers.cin_census import read_cin_census
+
+    # child born 2015-01-01 (see child()): 2014-06-01 is 214 days before birth (an unborn child's
+    # referral, kept); 2014-01-01 is 365 days before (excluded); 1900-01-01 is implausibly early.
+    text = cin_xml(children=child("A1", "1900-01-01") + child("A2", "2014-01-01") + child("A3", "2014-06-01"))
+    cin = read_cin_census(_write(tmp_path, "c.xml", text))
+    assert cin.referrals["child_id"].tolist() == ["A3"]
+    rules = cin.ledger.issues().set_index("row")["rule"]
+    assert rules.loc[5].startswith("referral date implausibly early")
+    assert rules.loc[6] == "referral date before the child's birth (more than 40 weeks before PersonBirthDate)"
+    cin.ledger.check_reconciles()
+
+
+def test_flat_export_referral_dated_2099_is_excluded(tmp_path):
+    path = _write(tmp_path, "flat.csv", FLAT_HEADER
+                  + "A1,01/02/2020,1A,N1,,,0,1,01/2015,WBRI,NONE\n"
+                  + "A2,01/02/2099,1A,N1,,,0,1,01/2015,WBRI,NONE\n"
+                  + "A3,01/02/1900,1A,N1,,,0,1,01/2015,WBRI,NONE\n"
+                  + "A4,01/02/2013,1A,N1,,,0,1,01/2015,WBRI,NONE\n"
+                  + "A5,01/02/2020,1A,N1,01/03/2099,RC1,0,1,01/2015,WBRI,NONE\n")
+    out = case_extracts.read_flat_referrals(path, as_at="2026-10-31")
+    assert out.referrals["child_id"].tolist() == ["A1", "A5"]
+    assert pd.isna(out.referrals.set_index("child_id").loc["A5", "closure_date"])   # repaired: open
+    rules = out.ledger.issues().set_index("row")["rule"]
+    assert rules.loc[3] == "referral date after the export's date"
+    assert rules.loc[4].startswith("referral date implausibly early")
+    assert rules.loc[5] == "referral date before the child's birth (more than 40 weeks before BirthMonth)"
+    # without as_at the file's own date is the limit: 2099 is still excluded
+    assert "A2" not in case_extracts.read_flat_referrals(path).referrals["child_id"].tolist()
+
+
+def test_903_dates_before_birth_or_implausibly_early_are_excluded(tmp_path):
+    _write(tmp_path / "2024", "header.csv", "CHILD,SEX,DOB,ETHNIC\nC1,1,01/06/2015,WBRI\nC2,1,01/06/2015,WBRI\n"
+           "C3,1,01/06/2030,WBRI\n")
+    _write(tmp_path / "2024", "episodes.csv", EPISODES_HEADER
+           + "C1,03/04/2014,S,C2,N1,U1,PR1,,,,,,\n"       # before DOB
+           + "C2,03/04/1900,S,C2,N1,U1,PR1,,,,,,\n"       # implausibly early
+           + "C2,03/04/2023,S,C2,N1,U1,PR1,,,,,,\n")
+    _write(tmp_path / "2024", "missing.csv", "CHILD,MISSING,MIS_START,MIS_END\nC1,M,01/01/2015,\nC2,M,01/06/2024,\n"
+           "C2,M,01/06/2023,02/06/2023\n")
+    lac = ssda903.read_ssda903(tmp_path)
+    assert lac.episodes["decom"].tolist() == [pd.Timestamp("2023-04-03")]
+    assert lac.missing["mis_start"].tolist() == [pd.Timestamp("2023-06-01")]
+    assert pd.isna(lac.header.set_index("child_id").loc["C3", "birth_month"])      # DOB in 2030 repaired
+    rules = lac.ledger.issues().groupby("source")["rule"].apply(list)
+    assert rules["2024/episodes.csv"] == ["DECOM implausibly early (more than 19 years before the collection's reference date)",
+                                          "DECOM before the child's date of birth"]
+    assert sorted(rules["2024/missing.csv"]) == ["MIS_START after the collection's reference date",
+                                                 "MIS_START before the child's date of birth"]
+    lac.ledger.check_reconciles()
+
+
+def test_address_dates_after_the_extract_are_excluded_or_repaired(tmp_path):
+    path = _write(tmp_path, "addr.csv", "LAchildID,Postcode,LSOA,WardCode,AddressStartDate,AddressEndDate\n"
+                  "A1,QX1 1AA,E01,E05,01/02/2020,01/02/2099\nA2,QX1 1AA,E01,E05,01/02/2099,\n"
+                  "A3,QX1 1AA,E01,E05,01/02/1901,\n")
+    addresses, ledger = case_extracts.read_address_extract(path, as_at="2026-10-31")
+    assert addresses["child_id"].tolist() == ["A1"] and pd.isna(addresses["end_date"].iloc[0])
+    assert ledger.issues()["rule"].tolist() == ["address start date after the extract's date",
+                                                "address start date implausibly early (more than 19 years before the extract's date)",
+                                                "address end date after the extract's date: treated as current"]

@@ -66,12 +66,13 @@ def _dates_readable(path: Path, df: pd.DataFrame, column: str, fmt: str, shown: 
                           f"expected dates as {shown}")
 
 
-def read_address_extract(path) -> tuple[pd.DataFrame, Ledger]:
+def read_address_extract(path, as_at=None) -> tuple[pd.DataFrame, Ledger]:
     """Read the child address extract (data_model 1.3).
 
     Input: path to ``LAchildID,Postcode,LSOA,WardCode,AddressStartDate,AddressEndDate`` CSV.
     Output: ``(addresses, ledger)``; addresses has ``child_id, postcode_sector, lsoa_code,
-    ward_code, start_date, end_date`` (end NaT = current). Rules: module docstring.
+    ward_code, start_date, end_date`` (end NaT = current). ``as_at``: the date the extract was
+    taken (default: the file's modification date). Rules: module docstring.
     """
     path = Path(path)
     df = read_csv_text(path, "a child address extract")
@@ -91,7 +92,16 @@ def read_address_extract(path) -> tuple[pd.DataFrame, Ledger]:
     rc = RowChecks(df, ledger)
     rc.exclude(df["child_id"].isna(), "LAchildID missing", "LAchildID", "blank")
     rc.require_date(start, sbad, "address start date", "AddressStartDate", df["ADDRESSSTARTDATE"])
+    as_at = pd.Timestamp(as_at) if as_at is not None else input_checks.file_date(path)
+    rc.exclude(start > as_at, "address start date after the extract's date", "AddressStartDate",
+               df["ADDRESSSTARTDATE"] + " > " + f"{as_at:%d/%m/%Y}")
+    rc.exclude(start < input_checks.earliest_plausible(as_at), "address start date implausibly early (more than "
+               f"{input_checks.MAX_RECORD_AGE_YEARS} years before the extract's date)", "AddressStartDate",
+               df["ADDRESSSTARTDATE"])
     hit = rc.repair(ebad, "address end date not a date: treated as current", "AddressEndDate", df["ADDRESSENDDATE"])
+    end = end.where(~hit)
+    hit = rc.repair(end > as_at, "address end date after the extract's date: treated as current", "AddressEndDate",
+                    df["ADDRESSENDDATE"])
     end = end.where(~hit)
     rc.exclude(end < start, "address end date before start date", "AddressEndDate",
                df["ADDRESSSTARTDATE"] + " > " + df["ADDRESSENDDATE"])
@@ -111,13 +121,14 @@ def read_address_extract(path) -> tuple[pd.DataFrame, Ledger]:
     return out, ledger
 
 
-def read_flat_referrals(path) -> CINCensus:
+def read_flat_referrals(path, as_at=None) -> CINCensus:
     """Read the flat referrals CSV (data_model 1.4) into a :class:`CINCensus`.
 
     Input: path to ``LAchildID,ReferralDate,ReferralSource,PrimaryNeedCode,ClosureDate,
     ReasonForClosure,ReferralNFA,Sex,BirthMonth,Ethnicity,Disability``.
     Output: ``children`` and ``referrals`` with the CIN census reader's columns (the other
-    tables empty), the ledger and identifiers. Rules: module docstring.
+    tables empty), the ledger and identifiers. ``as_at``: the date the export was taken
+    (default: the file's modification date). Rules: module docstring.
     """
     path = Path(path)
     required = ["LAchildID", "ReferralDate", "ReferralSource", "PrimaryNeedCode", "ClosureDate",
@@ -139,7 +150,18 @@ def read_flat_referrals(path) -> CINCensus:
     rc = RowChecks(df, ledger)
     rc.exclude(df["LACHILDID"].isna(), "LAchildID missing", "LAchildID", "blank")
     rc.require_date(rd, rd_bad, "referral date", "ReferralDate", df["REFERRALDATE"])
+    as_at = pd.Timestamp(as_at) if as_at is not None else input_checks.file_date(path)
+    rc.exclude(rd > as_at, "referral date after the export's date", "ReferralDate",
+               df["REFERRALDATE"] + " > " + f"{as_at:%d/%m/%Y}")
+    rc.exclude(rd < input_checks.earliest_plausible(as_at), "referral date implausibly early (more than "
+               f"{input_checks.MAX_RECORD_AGE_YEARS} years before the export's date)", "ReferralDate", df["REFERRALDATE"])
+    birth, _ = parse_dates(df["BIRTHMONTH"], "%m/%Y")
+    rc.exclude(rd < birth - pd.Timedelta(days=input_checks.PRE_BIRTH_DAYS),
+               "referral date before the child's birth (more than 40 weeks before BirthMonth)", "ReferralDate",
+               lambda m: df.loc[m, "REFERRALDATE"] + " < birth month " + df.loc[m, "BIRTHMONTH"])
     hit = rc.repair(cd_bad, "closure date not a date: treated as open", "ClosureDate", df["CLOSUREDATE"])
+    cd = cd.where(~hit)
+    hit = rc.repair(cd > as_at, "closure date after the export's date: treated as open", "ClosureDate", df["CLOSUREDATE"])
     cd = cd.where(~hit)
     rc.exclude(cd < rd, "referral after closure: closure date before referral date", "ClosureDate",
                df["REFERRALDATE"] + " > " + df["CLOSUREDATE"])

@@ -725,6 +725,7 @@ def _referrals(raw: _Raw, ctx: _Context, fidx: dict) -> _Referrals:
     rc.exclude(rd_nat & ~rd_bad, "referral date missing", "CINreferralDate", "blank")
     rc.exclude(rd_bad, "referral date not a date (expected YYYY-MM-DD)", "CINreferralDate", rd_t.raw)
     rc.exclude(rd > ref, "referral date after the collection's reference date", "CINreferralDate", rd_t.raw)
+    _impossible_referral_dates(rc, raw, rd, rd_t, ref, child_row)
     hit = rc.repair(cd_bad, "closure date not a date: treated as open", "CINclosureDate", cd_t.raw)
     cd[hit] = _NAT
     hit = rc.repair(cd > ref, "closure date after the collection's reference date: treated as open",
@@ -784,6 +785,20 @@ def _referrals(raw: _Raw, ctx: _Context, fidx: dict) -> _Referrals:
     return _Referrals(table, keep, rc.alive, rc.rule, file_idx, rows, full_id, full_child)
 
 
+def _impossible_referral_dates(rc: "_Rules", raw: "_Raw", rd, rd_t, ref, child_row) -> None:
+    """Exclude referral dates no child's record can have (helpers.input_checks)."""
+    rc.exclude(rd < input_checks.earliest_plausible(ref),
+               f"referral date implausibly early (more than {input_checks.MAX_RECORD_AGE_YEARS} years before "
+               "the collection's reference date)", "CINreferralDate", rd_t.raw)
+    if len(child_row):
+        dob, _ = _Text(raw.ch["dob"]).dates()
+        birth = dob[child_row]
+        early = ~np.isnat(birth) & (rd < birth - np.timedelta64(input_checks.PRE_BIRTH_DAYS, "D"))
+        rc.exclude(early, "referral date before the child's birth (more than 40 weeks before PersonBirthDate)",
+                   "CINreferralDate", lambda m: _obj([f"{a} < birth {b}" for a, b in zip(
+                       rd_t.raw[m], np.datetime_as_string(birth[m], unit="D"))]))
+
+
 def _replaced_files(rc: "_Rules", ctx: "_Context", file_idx: np.ndarray) -> None:
     """Exclude every record of a file replaced by a resubmission (rule names the file used)."""
     if ctx.replaced is not None and len(file_idx) and np.not_equal(ctx.replaced, None).any():
@@ -825,6 +840,8 @@ def _required_start(rc: _Rules, text: _Text, ref: np.ndarray, field: str, label:
     rc.exclude(np.isnat(start) & ~bad, f"{label} missing", field, "blank")
     rc.exclude(bad, f"{label} not a date (expected YYYY-MM-DD)", field, text.raw)
     rc.exclude(start > ref, f"{label} after the collection's reference date", field, text.raw)
+    rc.exclude(start < input_checks.earliest_plausible(ref), f"{label} implausibly early (more than "
+               f"{input_checks.MAX_RECORD_AGE_YEARS} years before the collection's reference date)", field, text.raw)
     return start
 
 

@@ -202,3 +202,27 @@ def pick_resubmissions(files: dict[str, tuple[object, str | None, Path]]) -> dic
             if n != winner:
                 out[n] = f"{n} ({label[n]}) replaced by {winner} ({label[winner]})"
     return out
+
+
+#: No record about a child (a referral, an episode of care, an address) can start more than this
+#: many years before the date its data was taken: children are under 18 and a referral can come
+#: up to 40 weeks before birth. Earlier dates (e.g. 1900 typed for an unknown date) are excluded.
+MAX_RECORD_AGE_YEARS = 19
+#: A referral may be made before a child is born (an unborn child), at most 40 weeks before.
+PRE_BIRTH_DAYS = 280
+
+
+def earliest_plausible(reference):
+    """The earliest plausible start date of a record in data taken at ``reference`` (a date,
+    Series or datetime64 array): ``reference`` minus :data:`MAX_RECORD_AGE_YEARS` years."""
+    if isinstance(reference, np.ndarray):          # one value per row, few distinct: shift each once
+        uniq, inverse = np.unique(reference.astype("datetime64[ns]"), return_inverse=True)
+        shifted = (pd.DatetimeIndex(uniq) - pd.DateOffset(years=MAX_RECORD_AGE_YEARS)).to_numpy(dtype="datetime64[ns]")
+        return shifted[inverse]
+    return reference - pd.DateOffset(years=MAX_RECORD_AGE_YEARS)
+
+
+def file_date(path: str | Path) -> pd.Timestamp:
+    """The day a file was last written: an extract cannot hold events after it (the default
+    as-at date of the case-management extracts)."""
+    return pd.Timestamp(Path(path).stat().st_mtime, unit="s").normalize()

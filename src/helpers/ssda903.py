@@ -297,9 +297,10 @@ def read_ssda903(paths_or_folders, *, validate_output: bool = True) -> SSDA903:
     identifiers |= {u for u in clean_text(raw_header["UPN"]).dropna().astype(str)}
 
     header = _header(raw_header, ledger)
-    episodes = _episodes(raw_episodes, ledger)
+    births = _births(raw_header)
+    episodes = _episodes(raw_episodes, ledger, births)
     uasc = _uasc(raw_uasc, ledger)
-    missing = _missing(raw_missing, ledger)
+    missing = _missing(raw_missing, ledger, births)
     out = SSDA903(header=header, episodes=episodes, uasc=uasc, missing=missing, ledger=ledger,
                   identifiers=identifiers)
     if validate_output:
@@ -313,6 +314,25 @@ def read_ssda903(paths_or_folders, *, validate_output: bool = True) -> SSDA903:
 
 def _reference_date(year: pd.Series) -> pd.Series:
     return pd.to_datetime(year.astype(int).astype(str) + "-03-31", format="%Y-%m-%d")
+
+
+def _births(raw_header: pd.DataFrame) -> pd.Series:
+    """Each child's date of birth (header table, latest year's readable DOB), by CHILD."""
+    dob, _ = parse_dates(raw_header["DOB"], DMY)
+    known = pd.DataFrame({"c": clean_text(raw_header["CHILD"]), "d": dob, "y": raw_header["_year"]}).dropna()
+    known = known[known["d"] <= _reference_date(known["y"])] if len(known) else known   # future DOBs are repaired
+    return known.sort_values("y", kind="stable").groupby("c")["d"].last()
+
+
+def _impossible_dates(rc: RowChecks, df: pd.DataFrame, dates: pd.Series, ref: pd.Series, births: pd.Series | None,
+                      field: str) -> None:
+    """Exclude start dates no looked-after child's record can have (helpers.input_checks)."""
+    rc.exclude(dates < input_checks.earliest_plausible(ref), f"{field} implausibly early (more than "
+               f"{input_checks.MAX_RECORD_AGE_YEARS} years before the collection's reference date)", field, df[field])
+    if births is not None and len(births):
+        birth = clean_text(df["CHILD"]).map(births)
+        rc.exclude(dates < birth, f"{field} before the child's date of birth", field,
+                   lambda m: df.loc[m, field].astype(str) + " < DOB " + birth[m].dt.strftime("%d/%m/%Y"))
 
 
 def _code_repair(rc: RowChecks, df: pd.DataFrame, col: str, field: str, allowed, label: str) -> None:
@@ -341,6 +361,9 @@ def _header(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
     _code_repair(rc, df, "ETHNIC", "ETHNIC", codes.ETHNICITY_CODES, "ETHNIC code")
     dob, bad = parse_dates(df["DOB"], DMY)
     rc.repair(bad, "DOB not a date (expected dd/mm/yyyy): set to missing", "DOB", df["DOB"])
+    ref = _reference_date(df["_year"]) if len(df) else pd.Series([], dtype="datetime64[ns]")
+    late = rc.repair(dob > ref, "DOB after the collection's reference date: set to missing", "DOB", df["DOB"])
+    dob = dob.where(~late)
     df["birth_month"] = to_month(dob)
     kept = rc.finish()
     out = pd.DataFrame({
@@ -350,7 +373,7 @@ def _header(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _episodes(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
+def _episodes(df: pd.DataFrame, ledger: Ledger, births: pd.Series | None = None) -> pd.DataFrame:
     df = df.copy()
     for col in ("CHILD", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "REC", "REASON_PLACE_CHANGE", "URN"):
         df[col] = clean_text(df[col])
@@ -363,6 +386,7 @@ def _episodes(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
     rc.exclude(df["CHILD"].isna(), "CHILD missing", "CHILD", "blank")
     rc.require_date(decom, decom_bad, "DECOM", "DECOM", df["DECOM"])
     rc.exclude(decom > ref, "DECOM after the collection's reference date", "DECOM", df["DECOM"])
+    _impossible_dates(rc, df, decom, ref, births, "DECOM")
     hit = rc.repair(dec_bad, "DEC not a date: treated as open", "DEC", df["DEC"])
     dec = dec.where(~hit)
     hit = rc.repair(dec > ref, "DEC after the collection's reference date: treated as open", "DEC", df["DEC"])
@@ -423,7 +447,7 @@ def _uasc(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
                          "birth_month": kept["birth_month"], "duc": kept["duc"]}).reset_index(drop=True)
 
 
-def _missing(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
+def _missing(df: pd.DataFrame, ledger: Ledger, births: pd.Series | None = None) -> pd.DataFrame:
     df = df.copy()
     for col in ("CHILD", "MISSING"):
         df[col] = clean_text(df[col])
@@ -433,6 +457,9 @@ def _missing(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
     rc = RowChecks(df, ledger)
     rc.exclude(df["CHILD"].isna(), "CHILD missing", "CHILD", "blank")
     rc.require_date(start, sbad, "MIS_START", "MIS_START", df["MIS_START"])
+    ref = _reference_date(df["_year"]) if len(df) else pd.Series([], dtype="datetime64[ns]")
+    rc.exclude(start > ref, "MIS_START after the collection's reference date", "MIS_START", df["MIS_START"])
+    _impossible_dates(rc, df, start, ref, births, "MIS_START")
     rc.exclude(end < start, "MIS_END before MIS_START", "MIS_END", df["MIS_START"] + " > " + df["MIS_END"])
     df["mis_start"] = start
     _dedupe(rc, df, ["CHILD", "mis_start"], "MIS_START", "child and MIS_START")
