@@ -289,3 +289,69 @@ def test_address_dates_after_the_extract_are_excluded_or_repaired(tmp_path):
     assert ledger.issues()["rule"].tolist() == ["address start date after the extract's date",
                                                 "address start date implausibly early (more than 19 years before the extract's date)",
                                                 "address end date after the extract's date: treated as current"]
+
+
+# ---------------------------------------------------------------------------------------
+# Referrals and cases that cannot be placed in a ward are counted, by reason
+# ---------------------------------------------------------------------------------------
+LOOKUP = pd.DataFrame({"lsoa_code": ["L1", "L2", "L3"], "lsoa_name": ["a", "b", "c"],
+                       "ward_code": ["W1", "W2", "X9"], "ward_name": ["One", "Two", "Other"],
+                       "lad_code": ["E06", "E06", "E07"], "lad_name": ["Us", "Us", "Them"]})
+
+
+def _addresses():
+    # A1 good ward; A2 ward blank, LSOA known (ward from LSOA); A3 formula typed in the ward field,
+    # LSOA blank (unknown); A4 nothing; A5 another council's ward; A6 ward typo but LSOA known.
+    return pd.DataFrame({
+        "child_id": ["A1", "A2", "A3", "A4", "A5", "A6"], "postcode_sector": None,
+        "lsoa_code": ["L1", "L2", None, None, "L3", "L1"],
+        "ward_code": ["W1", None, '=HYPERLINK("http://x","y")', None, "X9", "W7"],
+        "start_date": pd.Timestamp("2020-01-01"), "end_date": pd.NaT})
+
+
+def test_ward_codes_are_validated_against_the_lookup():
+    out, ledger = case_extracts.check_ward_codes(_addresses(), LOOKUP, "E06")
+    assert out["ward_code"].tolist() == ["W1", "W2", None, None, None, "W1"]
+    assert out["ward_problem"].tolist() == [None, None, case_extracts.WARD_PROBLEMS["unknown"],
+                                            case_extracts.WARD_PROBLEMS["blank"],
+                                            case_extracts.WARD_PROBLEMS["elsewhere"], None]
+    assert sorted(ledger.issues()["rule"]) == ["ward code blank: ward from the LSOA",
+                                               "ward code not in the ONS lookup: ward from the LSOA",
+                                               "ward not known: set to missing", "ward not known: set to missing"]
+    ledger.check_reconciles()
+
+
+def test_referrals_without_a_ward_are_counted_by_reason():
+    addresses, _ = case_extracts.check_ward_codes(_addresses(), LOOKUP, "E06")
+    refs = pd.DataFrame({"child_id": ["A1", "A2", "A3", "A4", "A5", "A6", "Z9"],
+                         "referral_date": pd.Timestamp("2021-01-01")})
+    out = case_extracts.attach_ward(refs, addresses)
+    assert out.attrs["address_match_counts"] == {
+        "in force": 3, "none": 1, "no ward: " + case_extracts.WARD_PROBLEMS["unknown"]: 1,
+        "no ward: " + case_extracts.WARD_PROBLEMS["blank"]: 1, "no ward: " + case_extracts.WARD_PROBLEMS["elsewhere"]: 1}
+
+
+def test_unplaced_text_hides_small_counts_and_one_more():
+    # 40 and 3 with threshold 5: 3 is hidden, so 40 is hidden too (else 3 = total - 40)
+    assert case_extracts.unplaced_text({"no address": 40, "not in lookup": 3}, 5) == "no address: c; not in lookup: c"
+    assert case_extracts.unplaced_text({"no address": 40, "not in lookup": 30, "blank": 0}, 5) == "no address: 40; not in lookup: 30"
+    assert case_extracts.unplaced_text({"a": 40, "b": 30, "c": 2, "d": 1}, 5) == "a: 40; b: 30; c: c; d: c"
+
+
+def test_locality_cases_in_an_unknown_ward_are_not_placed_with_a_reason():
+    from helpers import locality
+
+    addresses, _ = case_extracts.check_ward_codes(_addresses(), LOOKUP, "E06")
+    refs = pd.DataFrame({"child_id": ["A1", "A3", "A4", "A5", "A6", "Z9"],
+                         "referral_date": pd.Timestamp("2021-01-01"), "closure_date": pd.NaT})
+    no_cp = pd.DataFrame({"child_id": pd.Series([], dtype=object), "cpp_start": pd.Series([], dtype="datetime64[ns]"),
+                          "cpp_end": pd.Series([], dtype="datetime64[ns]")})
+    no_ep = pd.DataFrame({"child_id": pd.Series([], dtype=object), "decom": pd.Series([], dtype="datetime64[ns]"),
+                          "dec": pd.Series([], dtype="datetime64[ns]")})
+    ye = pd.Timestamp("2021-03-31")
+    counts = locality.demand_by_ward(refs, no_cp, no_ep, addresses, [ye])
+    placed = locality.placement_counts(counts, "open_cases", ye)
+    assert (placed["address extract"], placed["not placed"], placed["total"]) == (2, 4, 6)
+    assert placed["not placed by reason"] == {"no address": 1, case_extracts.WARD_PROBLEMS["unknown"]: 1,
+                                              case_extracts.WARD_PROBLEMS["blank"]: 1,
+                                              case_extracts.WARD_PROBLEMS["elsewhere"]: 1}
