@@ -5,6 +5,11 @@ CSV reading shares :func:`helpers.ssda903.read_csv_text`, so unreadable files ra
 one-line :class:`helpers.ledger.ReaderError` (empty, UTF-16, not UTF-8, extra fields, missing
 required column, a required date column with no ``dd/mm/yyyy`` value in any row).
 
+Both extracts: a row with fewer fields than the header -> excluded; a date column not
+consistently dd/mm/yyyy refuses the file (``helpers.input_checks``). ``as_at`` (default: the
+file's modification date) bounds the dates: starts after it excluded, ends after it repaired
+(current/open), starts more than 19 years before it excluded.
+
 Address extract (``read_address_extract``), ledger source = file name, row = CSV line:
   * required columns LAchildID, Postcode, AddressStartDate; optional LSOA, WardCode, AddressEndDate
   * LAchildID missing -> excluded

@@ -17,6 +17,11 @@ line/element, field and expectation: empty file, not XML / malformed XML (with t
 line), root element not ``<Message>``, ``Collection`` other than ``CIN``, no usable collection
 year (``Header/CollectionDetails/Year``, else the year of ``ReferenceDate``).
 
+Also refused: a ``<Child>`` or ``<CINdetails>`` element in another namespace than ``<Message>``,
+and a file with no ``<Child>`` the reader recognises (never read as 0 records). Two files for
+one collection year: the later ``Header/Source/DateTime`` is used (else the later modification
+time) and every record of the other is excluded ("resubmission: file replaced by ...").
+
 Row rules (ledger sources are ``"<file>:children"``, ``"<file>:referrals"``,
 ``"<file>:assessments"``, ``"<file>:cin_plans"``, ``"<file>:section47"``, ``"<file>:cp_plans"``;
 row = line of the element). Applied in this order; a row is excluded by the first rule it fails:
@@ -33,7 +38,8 @@ children
     ("duplicate: superseded by later collection year")
 referrals (CINdetails)
   * LAchildID missing -> excluded
-  * CINreferralDate missing / not YYYY-MM-DD / after the reference date -> excluded
+  * CINreferralDate missing / not YYYY-MM-DD / after the reference date -> excluded; more than
+    19 years before the reference date, or more than 40 weeks before PersonBirthDate -> excluded
   * CINclosureDate not a date, or after the reference date -> repaired: treated as open
   * CINclosureDate before CINreferralDate -> excluded ("referral after closure")
   * ReasonForClosure without CINclosureDate -> repaired: treated as open (reason cleared)

@@ -34,11 +34,18 @@ empty file, UTF-16 or other non-UTF-8 bytes (a UTF-8 byte-order mark is accepted
 more fields than the header, unrecognised header, missing required column, no data rows with
 a required date (DECOM, DOB, MIS_START) in ``dd/mm/yyyy`` form although the column has values.
 
+Also refused (``helpers.input_checks``): a workbook saved as ``.csv``; a date column not
+consistently ``dd/mm/yyyy`` (one value only readable as US ``mm/dd/yyyy``, or two or more in
+another format), naming the column and example lines.
+
 Row rules (ledger source ``"<folder>/<file>"``, row = CSV line number, header = line 1).
 Blank lines are ignored (not counted as rows). In order; a row is excluded by the first rule it
 fails:
 
 all tables
+  * the same table for the same year in another folder modified later (a resubmission) ->
+    excluded ("resubmission: file replaced by ..."), naming the file used
+  * fewer fields than the header (row cut short) -> excluded
   * CHILD missing -> excluded
   * an unknown code (SEX, ETHNIC, RNE, LS, CIN, PLACE_PROVIDER, REC, MISSING) -> repaired: set to
     missing, original value in the ledger detail
@@ -50,7 +57,8 @@ header, uasc
   * DOB not a date -> repaired: set to missing (DOB is degraded to month on read); DUC not a
     date -> repaired: set to missing
 episodes
-  * DECOM missing / not dd/mm/yyyy / after the reference date -> excluded
+  * DECOM missing / not dd/mm/yyyy / after the reference date -> excluded; more than 19 years
+    before the reference date, or before the child's DOB (header table) -> excluded
   * DEC not a date, or after the reference date -> repaired: treated as open (REC cleared)
   * DEC before DECOM -> excluded ("episode ends before it starts")
   * REC without DEC -> repaired: treated as open (REC cleared)
@@ -61,7 +69,8 @@ episodes
     DECOM -> repaired: its DEC is set to the next DECOM (REC set to X1 if blank)
     ("overlapping episodes")
 missing
-  * MIS_START missing / not a date -> excluded; MIS_END not a date -> repaired: set to missing;
+  * MIS_START missing / not a date / after the reference date / more than 19 years before it /
+    before the child's DOB -> excluded; MIS_END not a date -> repaired: set to missing;
     MIS_END before MIS_START -> excluded
 
 Postcodes: HOME_POST and PL_POST are kept as recorded (trimmed, upper case) because the
