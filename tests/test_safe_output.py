@@ -93,3 +93,29 @@ def test_esc_renders_literally_in_markdown(name):
 def test_esc_html():
     assert safe_output.esc_html('<a href="x">') == "&lt;a href=&quot;x&quot;&gt;"
     assert safe_output.esc(None) == ""
+
+
+def test_publish_shows_raw_html_in_markdown_outputs_as_text():
+    """Safety net: a Markdown output never renders a tag, even if a notebook forgot safe_output.esc."""
+    import nbformat
+
+    from helpers import publish
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("display(Markdown(...))")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": "- **<img src=x onerror=alert(1)>**"})]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Title"), cell]
+    publish.prepare_notebook(nb, "t")
+    md = nb.cells[1].outputs[0]["data"]["text/markdown"]
+    assert md == "- **&lt;img src=x onerror=alert(1)>**"
+    assert "<img" not in _render_markdown(md)
+
+
+def test_publish_guard_flags_a_formula_in_a_table(tmp_path):
+    from helpers import publish
+
+    month = tmp_path / "2026-10"
+    (month / "r" / "tables").mkdir(parents=True)
+    (month / "r" / "tables" / "t.csv").write_text("name,n\n=1+1,3\n", encoding="utf-8")
+    findings = publish.guard_build(month, publish.Identifiers(), {})
+    assert [(f.where, f.kind) for f in findings] == [("r/tables/t.csv", "spreadsheet formula")]
