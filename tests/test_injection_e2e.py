@@ -2,7 +2,8 @@
 
 The demo council is published once (slow) after injecting a spreadsheet formula and an HTML
 payload into: the config's council name, region and scenario names; ward, LSOA and district
-names in the ONS lookup; and the address extract's ward code, LSOA and postcode fields. Then:
+names in the ONS lookup, the IoD file and the ward and LSOA boundaries; and the address
+extract's ward code, LSOA and postcode fields. Then:
 
 * no cell of any published CSV starts with = + - @ tab or CR unless it is a number;
 * no page holds an element or attribute the payload would create (``<img onerror>``,
@@ -38,6 +39,22 @@ def hostile_run(demo_dir, tmp_path_factory, repo_root):
     lk.loc[lk.index[:3], "LSOA11NM"] = "@SUM(1+1)"
     lk["LAD21NM"] = "-1+2 " + HTML
     lk.to_csv(lk_path, index=False)
+    # IoD names and boundary names (as published files a council downloads and may hand-edit)
+    iod_path = data / "geography" / "iod_lsoa.csv"
+    iod = pd.read_csv(iod_path, dtype=str)
+    iod.loc[iod.index[:5], "lsoa11nm"] = FORMULA
+    iod["lad19nm"] = HTML
+    iod.to_csv(iod_path, index=False)
+    import json
+
+    for layer in ("wards", "lsoas"):
+        gj_path = data / "geography" / f"{layer}.geojson"
+        gj = json.loads(gj_path.read_text(encoding="utf-8"))
+        for i, feature in enumerate(gj["features"][:4]):
+            for key in list(feature["properties"]):
+                if key.endswith("NM"):
+                    feature["properties"][key] = FORMULA if i % 2 else PAYLOAD
+        gj_path.write_text(json.dumps(gj), encoding="utf-8")
     # address extract: fields typed into the case-management system
     ad_path = data / "addresses" / "child_addresses.csv"
     ad = pd.read_csv(ad_path, dtype=str, keep_default_na=False)
