@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from helpers.input_checks import read_reference_csv
+
 #: Symbols that EES and DfE statistics publications put in place of a number.
 #: (GSS / DfE symbol conventions; "u" appears in older CIN tables.)
 EES_SYMBOLS: dict[str, str] = {
@@ -93,7 +95,7 @@ def read_ees_csv(path: str | Path, indicators: tuple[str, ...],
     indicators listed in ``optional`` may be absent (they are then NaN, symbol None).
     """
     path = Path(path)
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    raw = read_reference_csv(path, "a DfE published table (EES CSV)", dtype=str, keep_default_na=False)
     raw.columns = [c.strip() for c in raw.columns]
     for col in optional:
         if col not in raw.columns:

@@ -38,6 +38,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from helpers.input_checks import read_reference_csv
 from helpers.ledger import Ledger, ReaderError
 
 #: Number of LSOAs (2011) in England ranked by IoD2019: the denominator of ranks and deciles.
@@ -153,7 +154,7 @@ def read_iod(path: str | Path | Sequence[str | Path], edition: int | str | None 
         if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
             frames.append(_read_iod_workbook(p))
         else:
-            raw = pd.read_csv(p, dtype={"lsoa11cd": str, "lad19cd": str})
+            raw = read_reference_csv(p, "the IoD combined CSV", dtype={"lsoa11cd": str, "lad19cd": str})
             published, _ = deprivation.published_columns(raw.columns)
             if "lsoa11cd" not in raw.columns and "lsoa_code" in published.values():
                 # File 7 (or File 1/3 saved as CSV) with MHCLG's own headers
@@ -198,7 +199,7 @@ def read_lsoa_ward_lookup(path: str | Path) -> pd.DataFrame:
     if path.suffix.lower() in (".xlsx", ".xls"):
         raw = pd.read_excel(path, sheet_name=0, dtype=str)
     else:
-        raw = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+        raw = read_reference_csv(path, "the ONS LSOA-to-ward lookup (CSV)", dtype=str)
     cols = list(raw.columns)
     found = {p: _ward_columns(cols, p) for p in ("LSOA", "WD", "LAD")}
     for prefix, hit in found.items():
@@ -223,7 +224,7 @@ def read_lsoa_population(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise ReaderError(str(path), "file", None, "file not found")
-    raw = pd.read_csv(path, dtype={"lsoa11cd": str, "lsoa21cd": str}, encoding="utf-8-sig")
+    raw = read_reference_csv(path, "ONS population by LSOA (CSV)", dtype={"lsoa11cd": str, "lsoa21cd": str})
     code = next((c for c in raw.columns if c.lower() in ("lsoa11cd", "lsoa21cd", "lsoa_code", "lsoa code")
                  or re.fullmatch(r"lsoa (20\d\d )?code( \(20\d\d\))?", c.strip().lower())), None)
     if code is None:
@@ -259,7 +260,13 @@ def read_boundaries(path: str | Path):
     path = Path(path)
     if not path.is_file():
         raise ReaderError(str(path), "file", None, "file not found")
-    gdf = gpd.read_file(path)
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # pyogrio/GDAL errors name no file and suggest nothing
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise ReaderError(str(path), "file", None,
+                          f"not a readable boundary file ({reason}); it may be cut short or not GeoJSON: "
+                          "download it again from the ONS Open Geography Portal (GeoJSON)") from None
     cols = list(gdf.columns)
     ward = _ward_columns(cols, "WD")
     lsoa = _ward_columns(cols, "LSOA")

@@ -70,7 +70,8 @@ def assign_area(events: pd.DataFrame, addresses: pd.DataFrame, date_col: str) ->
     """
     ev = events.reset_index(drop=True).copy()
     ev["_row"] = np.arange(len(ev))
-    addr = addresses[["child_id", "ward_code", "lsoa_code", "start_date", "end_date"]]
+    extra = ["ward_problem"] if "ward_problem" in addresses.columns else []
+    addr = addresses[["child_id", "ward_code", "lsoa_code", "start_date", "end_date", *extra]]
     m = ev[["_row", "child_id", date_col]].merge(addr, on="child_id", how="inner")
     d = m[date_col]
     before = (m["start_date"] - d).dt.days.clip(lower=0).fillna(0)
@@ -79,8 +80,10 @@ def assign_area(events: pd.DataFrame, addresses: pd.DataFrame, date_col: str) ->
     m["_start"] = m["start_date"].fillna(pd.Timestamp.min)
     m = m.sort_values(["_row", "_gap", "_start"], ascending=[True, True, False], kind="mergesort")
     best = m.drop_duplicates("_row").set_index("_row")
-    for col in ("ward_code", "lsoa_code"):
+    for col in ("ward_code", "lsoa_code", *extra):
         ev[col] = ev["_row"].map(best[col])
+    if extra:   # matched an address, but it gives no ward: why (helpers.case_extracts.check_ward_codes)
+        ev["ward_problem"] = ev["ward_problem"].where(ev["_row"].isin(best.index), "no address")
     return ev.drop(columns="_row")
 
 
@@ -161,6 +164,9 @@ def demand_by_ward(referrals: pd.DataFrame, cp_plans: pd.DataFrame, episodes: pd
     def place(events: pd.DataFrame, date_col: str) -> pd.DataFrame:
         ev = assign_area(events, addresses, date_col)
         ev["placed_by"] = np.where(ev[area_col].notna(), PLACED_BY[0], PLACED_BY[2])
+        if "ward_problem" in ev.columns:      # "not placed: <reason>"
+            why = ev["ward_problem"].fillna("address has no " + ("LSOA" if area_col == "lsoa_code" else "ward") + " code")
+            ev["placed_by"] = np.where(ev[area_col].notna(), PLACED_BY[0], PLACED_BY[2] + ": " + why)
         if fallback is not None and len(fallback):
             need = ev[area_col].isna().to_numpy()
             if need.any():
@@ -198,11 +204,18 @@ def placement_counts(counts: pd.DataFrame, measure: str, year_end) -> dict[str, 
     """How the children counted in ``measure`` at ``year_end`` were placed in an area.
 
     Input: the output of :func:`demand_by_ward`. Output: ``{"address extract": n,
-    "903 home postcode": n, "not placed": n, "total": n}``.
+    "903 home postcode": n, "not placed": n, "total": n}``, plus ``"not placed by reason"``
+    (``{reason: n}``) when the addresses carry ``ward_problem``
+    (``helpers.case_extracts.check_ward_codes``).
     """
     sub = counts[(counts["measure"] == measure) & (counts["year_end"] == pd.Timestamp(year_end))]
     by = sub.groupby("placed_by")["count"].sum()
     out = {k: int(by.get(k, 0)) for k in PLACED_BY}
+    # "not placed: <reason>" rows (addresses checked by helpers.case_extracts.check_ward_codes)
+    reasons = {str(k).split(": ", 1)[1]: int(v) for k, v in by.items() if str(k).startswith(PLACED_BY[2] + ": ")}
+    out[PLACED_BY[2]] += sum(reasons.values())
+    if reasons:
+        out["not placed by reason"] = reasons
     out["total"] = int(sub["count"].sum())
     return out
 
@@ -1639,6 +1652,12 @@ def size_localities(*, cin, lac, addresses: pd.DataFrame, lookup: pd.DataFrame, 
 
     t0 = time.perf_counter()
     wards, ward_ledger = geography.ward_profile(lookup, iod, population, la_codes)
+    # every address's ward checked against the lookup: unknown or other councils' wards are
+    # counted as not placed, by reason, never silently left out of the figures
+    from helpers.case_extracts import check_ward_codes
+
+    addresses, ward_check = check_ward_codes(addresses, lookup, la_codes)
+    ward_ledger = ward_ledger.merge(ward_check)
     lsoas = geography.lsoa_profile(lookup, iod, population, la_codes)
     ward_bounds = ward_bounds[ward_bounds["ward_code"].isin(wards["ward_code"])]
     lsoa_bounds = lsoa_bounds[lsoa_bounds["lsoa_code"].isin(lsoas["lsoa_code"])]

@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from helpers.input_checks import read_reference_csv
+
 #: Kilometres per mile used by the DfE distance method.
 KM_PER_MILE = 1.6093
 #: DfE threshold: "placed more than 20 miles from home".
@@ -66,7 +68,7 @@ def postcode_area_letters(postcodes: pd.Series) -> list[str]:
 
 def read_ltla_utla_lookup(path: str | Path) -> pd.DataFrame:
     """Read an ONS LTLA->UTLA lookup (columns ``LTLA..CD``, ``UTLA..CD``; any year) -> ``laua, utla``."""
-    df = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+    df = read_reference_csv(path, "a postcode directory (CSV)", dtype=str)
     lt = next(c for c in df.columns if c.upper().startswith("LTLA") and c.upper().endswith("CD"))
     ut = next(c for c in df.columns if c.upper().startswith("UTLA") and c.upper().endswith("CD"))
     return df[[lt, ut]].rename(columns={lt: "laua", ut: "utla"}).drop_duplicates("laua")
@@ -101,7 +103,7 @@ def prepare_directory(raw: pd.DataFrame, ltla_utla: pd.DataFrame | None = None) 
 
 def read_postcode_directory(path: str | Path, ltla_utla: pd.DataFrame | None = None) -> pd.DataFrame:
     """Read a postcode directory CSV in ONS PD columns (see :func:`prepare_directory`)."""
-    raw = pd.read_csv(path, dtype={"pcd": str, "laua": str, "utla": str}, encoding="utf-8-sig")
+    raw = read_reference_csv(path, "the ONS postcode directory (CSV)", dtype={"pcd": str, "laua": str, "utla": str})
     return prepare_directory(raw, ltla_utla)
 
 

@@ -59,6 +59,7 @@ from typing import Any
 
 import helpers
 from helpers import config as config_module
+from helpers import safe_output
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
@@ -296,6 +297,8 @@ def guard_build(month_dir: Path, found: Identifiers, pages: dict[str, str]) -> l
         rel = path.relative_to(month_dir).as_posix()
         if path.suffix == ".csv":
             findings += scan_csv(path, rel, found)
+            findings += [Finding(rel, "spreadsheet formula", f"line {line}, column {col}: {value[:40]!r}")
+                         for line, col, value in safe_output.csv_formula_cells(path)]
         elif path.suffix == ".json" and path.name != "manifest.json":
             findings += scan_text(path.read_text(encoding="utf-8"), rel, found)
         elif path.suffix == ".ipynb":
@@ -469,6 +472,13 @@ def prepare_notebook(nb: Any, name: str) -> int:
                     raise PublishError(f"{name}: cell {index + 1} shows a chart without a description: use charts.show(chart, description=...)")
                 for key in ("application/javascript", "text/javascript"):
                     data.pop(key, None)
+                if "text/markdown" in data:
+                    # Report Markdown never carries raw HTML: any tag in it came from input or
+                    # config text, so it is shown as text, never rendered (safety net behind
+                    # helpers.safe_output.esc).
+                    md = data["text/markdown"]
+                    md = "".join(md) if isinstance(md, list) else str(md)
+                    data["text/markdown"] = md.replace("<", "&lt;")
                 if output.get("output_type") in ("display_data", "execute_result") and not data:
                     continue
                 outputs.append(output)

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers import disclosure
+from helpers import disclosure, safe_output
 
 REQUIRED_SUMMARY_KEYS = ("title", "period_start", "period_end", "data_as_at")
 DATE_KEYS = ("period_start", "period_end", "data_as_at")
@@ -200,7 +200,8 @@ class Report:
         disclosure.check_safe(df, self.threshold, count_cols)
         published = disclosure.for_display(df, count_cols)
         if self.output_dir is not None:
-            published.to_csv(self.output_dir / "tables" / f"{name}.csv", index=False, encoding="utf-8")
+            # the one writing path for published CSVs: text cells neutralised against formulas
+            safe_output.write_csv(published, self.output_dir / "tables" / f"{name}.csv")
         return published
 
     # -- appendix -----------------------------------------------------------------------
