@@ -123,3 +123,12 @@ def test_data_quality_appendix_explains_superseded_copies_only_when_there_are_so
     report.Report(tmp_path / "b", threshold=5).data_quality(OverlappingYears())
     assert "appears in two years' returns" not in shown[0]
     assert "appears in two years' returns" in shown[1]
+
+
+def test_headline_markdown_shows_raw_html_as_text():
+    from helpers.report import _markdown_html
+
+    out = _markdown_html("**490 children** <img src=x onerror=alert(1)> [link](javascript:alert(2))")
+    assert "<strong>490 children</strong>" in out
+    assert "<img" not in out and "&lt;img" in out
+    assert 'href="javascript:' not in out

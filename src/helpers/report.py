@@ -128,7 +128,8 @@ def _markdown_html(text: str) -> str:
     try:
         import mistune
 
-        return mistune.html(text) if hasattr(mistune, "html") else mistune.markdown(text)
+        # escape=True: raw HTML in the text (e.g. a hostile ward name) shows as text, never as markup.
+        return mistune.create_markdown(escape=True)(text)
     except ImportError:  # pragma: no cover - mistune ships with nbconvert
         return "".join(f"<p>{html.escape(p.strip())}</p>" for p in text.split("\n\n") if p.strip())
 
