@@ -1,0 +1,259 @@
+"""Monthly figures between the annual statutory returns: the latest twelve months, and what the
+Ofsted Annex A lists add after the latest CIN census or SSDA903 return.
+
+* :func:`latest_twelve_months`: the reporting window every monthly headline leads with (the 12
+  months to the run date, and the same months a year earlier).
+* Re-referrals: :func:`statutory_end` (the last day the CIN census data cover),
+  :func:`list3_as_referrals` and :func:`extend_referrals` (List 3 referrals after that day, same
+  child identifiers, so the rolling rate reaches the run month) and :func:`reconcile_list3_counts`
+  (List 3's own "Number of Referrals in Last 12 Months" against the bundle's count).
+* Localities: :func:`team_caseloads` (children by "Allocated Team" in Lists 6, 7 and 8, small
+  teams suppressed). The Allocated Worker is never read (see :mod:`helpers.annex_a`), so no
+  figure per worker can be produced.
+* Placements: :func:`list8_snapshot` (looked-after children and placements on the Annex A date,
+  when that is newer than the 903).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from helpers import disclosure
+from helpers.rereferrals import collection_year, collection_year_bounds
+
+LIST3_SOURCE = "Annex A List 3"
+#: List 3 is taken to start at its earliest referral. When that is more than this many days after
+#: the census ends, the days between are taken as not covered (a busy front door records
+#: referrals every working week; a gap longer than a week means the list starts too late).
+LIST3_GAP_DAYS = 7
+
+
+# --------------------------------------------------------------------------------------
+# The latest twelve months
+# --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Window:
+    """A 12-month reporting window ending on ``end`` (both ends inclusive) and the same months a
+    year earlier."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    prev_start: pd.Timestamp
+    prev_end: pd.Timestamp
+
+    @property
+    def label(self) -> str:
+        return f"the 12 months to {_day_text(self.end)}"
+
+    @property
+    def prev_label(self) -> str:
+        return f"the 12 months to {_day_text(self.prev_end)}"
+
+    @property
+    def short(self) -> str:
+        """E.g. "Nov 2025 to Oct 2026" (month-end windows) or "16 Oct 2025 to 15 Oct 2026"."""
+        if _is_month_end(self.end):
+            return f"{self.start:%b %Y} to {self.end:%b %Y}"
+        return f"{self.start.day} {self.start:%b %Y} to {self.end.day} {self.end:%b %Y}"
+
+
+def _is_month_end(d: pd.Timestamp) -> bool:
+    return (d + pd.Timedelta(days=1)).day == 1
+
+
+def _day_text(d: pd.Timestamp) -> str:
+    return f"{d:%B %Y}" if _is_month_end(d) else f"{d.day} {d:%B %Y}"
+
+
+def latest_twelve_months(as_at) -> Window:
+    """The 12 months ending on ``as_at`` (the run month's end, or an extract date mid-month), and
+    the same 12 months a year earlier. 31 Oct 2026 -> 1 Nov 2025 to 31 Oct 2026, and 1 Nov 2024
+    to 31 Oct 2025; 15 Oct 2026 -> 16 Oct 2025 to 15 Oct 2026. A window ending on 29 February
+    starts on 1 March the year before."""
+    def start_of(end: pd.Timestamp) -> pd.Timestamp:
+        if _is_month_end(end):
+            return (end - pd.DateOffset(months=11)).to_period("M").to_timestamp()
+        return end - pd.DateOffset(years=1) + pd.Timedelta(days=1)
+
+    end = pd.Timestamp(as_at).normalize()
+    start = start_of(end)
+    prev_end = start - pd.Timedelta(days=1)
+    return Window(start, end, start_of(prev_end), prev_end)
+
+
+# --------------------------------------------------------------------------------------
+# Re-referrals from List 3
+# --------------------------------------------------------------------------------------
+
+def statutory_end(referrals: pd.DataFrame, as_at) -> pd.Timestamp:
+    """The last day the CIN census referrals cover: the end of the latest collection year in
+    them (31 March), or the extract date ``as_at`` when that is earlier (a part-year return)."""
+    latest = int(referrals["collection_year"].max())
+    return min(collection_year_bounds(latest)[1], pd.Timestamp(as_at).normalize())
+
+
+def list3_as_referrals(list3: pd.DataFrame, columns) -> pd.DataFrame:
+    """List 3 rows as rows of the CIN ``referrals`` table (``columns``): same child identifiers and
+    referral dates; NFA from "Referral NFA?"; outcome columns unknown (no closure date, no plans:
+    List 3 does not hold them); ``source_file`` names the list. ``referral_id`` is built as the
+    CIN reader builds it (child|date), so a referral in both sources has the same id."""
+    n = len(list3)
+    out = pd.DataFrame(index=range(n))
+    for col in columns:
+        out[col] = pd.Series([None] * n, dtype=object)
+    out["child_id"] = list3["child_id"].to_numpy(dtype=object)
+    out["referral_date"] = pd.to_datetime(list3["referral_date"].to_numpy())
+    out["referral_id"] = out["child_id"] + "|" + out["referral_date"].dt.strftime("%Y-%m-%d")
+    out["closure_date"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+    out["referral_nfa"] = list3["referral_nfa"].eq("Yes").to_numpy()
+    for col, value in (("n_assessments", 0), ("has_cin_plan", False), ("has_s47", False), ("has_cp_plan", False)):
+        if col in out:
+            out[col] = value
+    if "collection_year" in out:
+        out["collection_year"] = collection_year(out["referral_date"]).astype("int64") if n else pd.Series(dtype="int64")
+    if "source_file" in out:
+        out["source_file"] = LIST3_SOURCE
+    return out[list(columns)]
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Where the referral history comes from: CIN census to ``cin_end``; List 3 from
+    ``list3_start`` to ``list3_end``; the combined history is complete to ``data_end``."""
+
+    cin_end: pd.Timestamp
+    list3_start: pd.Timestamp | None
+    list3_end: pd.Timestamp | None
+    data_end: pd.Timestamp
+    added: int           # List 3 referrals added after cin_end
+    gap: bool            # List 3 starts more than a day after cin_end: months between are not covered
+
+    @property
+    def extended(self) -> bool:
+        return self.added > 0 and not self.gap
+
+
+def extend_referrals(referrals: pd.DataFrame, list3: pd.DataFrame | None, cin_end, as_at,
+                     list3_as_at=None) -> tuple[pd.DataFrame, Coverage]:
+    """CIN census referrals to ``cin_end``, then List 3 referrals after it up to the run date.
+
+    ``as_at`` is the run date (nothing after it is used); ``list3_as_at`` the Annex A extract date
+    (default: ``as_at``). When List 3's first referral is more than :data:`LIST3_GAP_DAYS` days
+    after the day following ``cin_end``, the months in between are taken as not covered, so nothing is added and ``data_end`` stays ``cin_end`` (the report
+    says so). Returns the combined referrals (input columns) and the :class:`Coverage`.
+    """
+    cin_end = pd.Timestamp(cin_end)
+    as_at = pd.Timestamp(as_at)
+    base = referrals[referrals["referral_date"] <= as_at]
+    if list3 is None or list3.empty or cin_end >= as_at:
+        return base, Coverage(cin_end, None, None, min(cin_end, as_at) if cin_end < as_at else as_at, 0, False)
+    l3_start = list3["referral_date"].min()
+    l3_end = min(pd.Timestamp(list3_as_at) if list3_as_at is not None else as_at, as_at)
+    gap = l3_start > cin_end + pd.Timedelta(days=1 + LIST3_GAP_DAYS)
+    if gap:
+        return base, Coverage(cin_end, l3_start, l3_end, cin_end, 0, True)
+    new = list3[(list3["referral_date"] > cin_end) & (list3["referral_date"] <= l3_end)]
+    extra = list3_as_referrals(new, referrals.columns)
+    for col in referrals.columns:   # keep the CIN table's dtypes where the values allow
+        if referrals[col].dtype == bool:
+            extra[col] = extra[col].fillna(False).astype(bool)
+        elif str(referrals[col].dtype).startswith("datetime"):
+            extra[col] = pd.to_datetime(extra[col])
+    combined = pd.concat([base[base["referral_date"] <= cin_end], extra], ignore_index=True)
+    return combined, Coverage(cin_end, l3_start, l3_end, l3_end, int(len(extra)), False)
+
+
+def reconcile_list3_counts(flags: pd.DataFrame, list3: pd.DataFrame) -> pd.DataFrame:
+    """List 3's "Number of Referrals in Last 12 Months" against the bundle's count for the same
+    referral (``referrals_in_window`` from :func:`helpers.rereferrals.flag_definition`: the child's
+    referrals in the 12 months ending on this one, itself included).
+
+    Returns one row: ``list3_rows, compared, agree, list_higher, list_lower, not_compared``
+    (``not_compared``: the list's count is blank, or the referral is not in the bundle's data).
+    Disagreements reveal recording problems (a referral recorded twice, or missing).
+    """
+    n = len(list3)
+    if n == 0 or "referrals_in_window" not in flags:
+        return pd.DataFrame([{"list3_rows": n, "compared": 0, "agree": 0, "list_higher": 0, "list_lower": 0, "not_compared": n}])
+    ours = flags[["child_id", "referral_date", "referrals_in_window"]].drop_duplicates(["child_id", "referral_date"])
+    m = list3[["child_id", "referral_date", "referrals_12m"]].merge(ours, on=["child_id", "referral_date"], how="left")
+    ok = m["referrals_12m"].notna() & m["referrals_in_window"].notna()
+    theirs = m.loc[ok, "referrals_12m"].astype(int).to_numpy()
+    mine = m.loc[ok, "referrals_in_window"].astype(int).to_numpy()
+    return pd.DataFrame([{"list3_rows": n, "compared": int(ok.sum()), "agree": int((theirs == mine).sum()),
+                          "list_higher": int((theirs > mine).sum()), "list_lower": int((theirs < mine).sum()),
+                          "not_compared": int((~ok).sum())}])
+
+
+# --------------------------------------------------------------------------------------
+# Localities: today's teams
+# --------------------------------------------------------------------------------------
+
+TEAM_UNKNOWN = "No team recorded"
+
+
+def team_caseloads(cin: pd.DataFrame, cp: pd.DataFrame, cla: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    """Children allocated to each team on the Annex A date: ``team, children_in_need`` (List 6:
+    every open case, including CP and looked-after children), ``child_protection`` (List 7),
+    ``looked_after`` (List 8), ``children`` (distinct children across the three lists), sorted by
+    ``children``, largest first, with a final ``All teams`` row.
+
+    Disclosure: counts from 1 to ``threshold`` are suppressed, with secondary suppression so that
+    no hidden cell can be worked out from the ``All teams`` row (columns sum to it; a small total
+    is itself hidden). A team with
+    fewer children than the threshold is therefore hidden like any small count. Workers are never
+    counted (the lists are read without the Allocated Worker column).
+    """
+    def by_team(frame: pd.DataFrame) -> pd.Series:
+        if frame.empty:
+            return pd.Series(dtype="int64")
+        team = frame["allocated_team"].fillna(TEAM_UNKNOWN)
+        return frame.assign(team=team).drop_duplicates(["team", "child_id"]).groupby("team").size()
+
+    parts = {"children_in_need": by_team(cin), "child_protection": by_team(cp), "looked_after": by_team(cla)}
+    every = pd.concat([f[["child_id", "allocated_team"]] for f in (cin, cp, cla) if not f.empty], ignore_index=True) \
+        if any(not f.empty for f in (cin, cp, cla)) else pd.DataFrame(columns=["child_id", "allocated_team"])
+    parts["children"] = by_team(every)
+    table = pd.DataFrame(parts).fillna(0).astype("int64").rename_axis("team").reset_index()
+    table = table.sort_values(["children", "team"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    counts = ["children_in_need", "child_protection", "looked_after", "children"]
+    total = {"team": "All teams", **{c: int(table[c].sum()) for c in counts[:-1]},
+             "children": int(every.drop_duplicates("child_id").shape[0]) if len(every) else 0}
+    safe = disclosure.suppress(table, count_cols=counts, threshold=threshold)
+    total = {k: (disclosure.suppress_value(v, threshold) if k != "team" else v) for k, v in total.items()}
+    total_row = pd.DataFrame([total])
+    for c in counts:
+        total_row[c] = pd.array([None if isinstance(total_row[c].iloc[0], str) or pd.isna(total_row[c].iloc[0])
+                                 else int(total_row[c].iloc[0])], dtype="Int64")
+    return pd.concat([safe, total_row], ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------
+# Placements: List 8 when it is newer than the 903
+# --------------------------------------------------------------------------------------
+
+def list8_snapshot(cla: pd.DataFrame, threshold: int) -> dict[str, pd.DataFrame | int]:
+    """Looked-after children on the Annex A date from List 8: ``total`` (children), and tables
+    ``by_type`` (Annex A placement type), ``by_provider`` and ``by_location`` (``group, children``,
+    suppressed with secondary suppression against the total), plus ``moved_3_plus`` (children
+    with 3 or more placements in the last 12 months, the DfE short-term stability measure)."""
+    total = int(cla["child_id"].nunique())
+
+    def table(col: str) -> pd.DataFrame:
+        t = (cla.assign(group=cla[col].fillna("Not recorded")).drop_duplicates("child_id")
+             .groupby("group").size().rename("children").reset_index()
+             .sort_values("children", ascending=False, kind="stable").reset_index(drop=True))
+        return disclosure.suppress(t, count_cols=["children"], threshold=threshold)
+
+    three = int((cla["placements_12m"].fillna(0).astype(int) >= 3).sum()) if "placements_12m" in cla else 0
+    return {"total": total, "by_type": table("placement_type"), "by_provider": table("placement_provider"),
+            "by_location": table("placement_location"), "moved_3_plus": three}
+
+
+def newer_than(annex_as_at, latest_903) -> bool:
+    """True when the Annex A extract is later than the latest date the 903 covers."""
+    return annex_as_at is not None and latest_903 is not None and pd.Timestamp(annex_as_at) > pd.Timestamp(latest_903)
+
