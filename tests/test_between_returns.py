@@ -137,3 +137,24 @@ def test_demo_rereferrals_from_annex_a_equal_full_cin(demo_without_2027):
     assert (a["referrals"], a["rereferrals"]) == (b["referrals"], b["rereferrals"]) and a["referrals"] > 4000
     rec = br.reconcile_list3_counts(f_ext, annex.referrals).iloc[0]
     assert rec["compared"] == len(annex.referrals) and 0 < rec["list_higher"] + rec["list_lower"] < 0.1 * rec["compared"]
+
+
+def test_rereferral_headline_text():
+    # hand-made: latest 12 months 25 of 100 (25.0%); a year earlier 20 of 100 (20.0%)
+    rates = pd.DataFrame({"which": ["latest", "year earlier"], "referrals": [100, 100], "rereferrals": [25, 20],
+                          "rereferral_rate": [0.25, 0.20], "lookback_complete": [True, True]})
+    w = br.latest_twelve_months("2026-10-31")
+    cov = br.Coverage(pd.Timestamp("2026-03-31"), pd.Timestamp("2026-04-01"), pd.Timestamp("2026-10-31"),
+                      pd.Timestamp("2026-10-31"), 10, False)
+    text = br.rereferral_headline(rates, w, 5, statutory_year=2026, statutory_rate=0.22, england_rate=0.226,
+                                  england_year=2025, coverage=cov, run_end="2026-10-31")
+    assert text.startswith("**In the 12 months to October 2026, 25.0% of referrals were re-referrals** (25 of 100), "
+                           "against 20.0% in the same months a year earlier (the 12 months to October 2025).")
+    assert "2025-26 (April to March), the rate was **22.0%**; England's was **22.6%** in 2024-25." in text
+    assert "Referrals after 31 March 2026 come from the council's Ofsted Annex A list of referrals (List 3)" in text
+    small = rates.assign(rereferrals=[3, 20])
+    assert "(c of 100)" in br.rereferral_headline(small, w, 5, statutory_year=2026, statutory_rate=0.22)
+    short = br.Coverage(pd.Timestamp("2026-03-31"), None, None, pd.Timestamp("2026-03-31"), 0, False)
+    assert "The data reach only March 2026" in br.rereferral_headline(rates, br.latest_twelve_months("2026-03-31"), 5,
+                                                                       statutory_year=2026, statutory_rate=0.22,
+                                                                       coverage=short, run_end="2026-10-31")

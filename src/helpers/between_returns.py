@@ -257,3 +257,61 @@ def newer_than(annex_as_at, latest_903) -> bool:
     """True when the Annex A extract is later than the latest date the 903 covers."""
     return annex_as_at is not None and latest_903 is not None and pd.Timestamp(annex_as_at) > pd.Timestamp(latest_903)
 
+
+
+# --------------------------------------------------------------------------------------
+# Headline text
+# --------------------------------------------------------------------------------------
+
+def pct(x) -> str:
+    """A rate as a percentage with one decimal (``"not available"`` when missing)."""
+    return "not available" if x is None or pd.isna(x) else f"{100 * float(x):.1f}%"
+
+
+def year_label(year: int) -> str:
+    """Collection year 2026 -> "2025-26"."""
+    return f"{year - 1}-{str(year)[2:]}"
+
+
+def rereferral_windows(flags: pd.DataFrame, window: Window, data_start) -> pd.DataFrame:
+    """Re-referral rates for the latest 12 months and the same months a year earlier: two rows
+    (``which`` = "latest", "year earlier") with the columns of
+    :func:`helpers.rereferrals.rereferral_rates` (``lookback_complete`` False when the history does
+    not reach 12 months before the window)."""
+    from helpers.rereferrals import rereferral_rates
+    rows = [rereferral_rates(flags, window.start, window.end, data_start=data_start).assign(which="latest"),
+            rereferral_rates(flags, window.prev_start, window.prev_end, data_start=data_start).assign(which="year earlier")]
+    return pd.concat(rows, ignore_index=True)
+
+
+def rereferral_headline(rates: pd.DataFrame, window: Window, threshold: int, *, statutory_year: int,
+                        statutory_rate, england_rate=None, england_year: int | None = None,
+                        coverage: Coverage | None = None, run_end=None) -> str:
+    """The re-referral report's lead paragraph (Markdown): the 12 months to the run month against
+    the same months a year earlier, with the last statutory year's and England's rates beside it,
+    and where the months after the latest census come from. Counts are suppressed from 1 to
+    ``threshold``."""
+    latest = rates.set_index("which").loc["latest"]
+    prev = rates.set_index("which").loc["year earlier"]
+
+    def n(v) -> str:
+        v = disclosure.suppress_value(int(v), threshold)
+        return v if isinstance(v, str) else f"{v:,}"
+
+    prev_text = (f"against {pct(prev['rereferral_rate'])} in the same months a year earlier ({window.prev_label})"
+                 if bool(prev["lookback_complete"]) and prev["referrals"] > 0 else
+                 "(the same months a year earlier are not shown: the data do not reach back far enough)")
+    eng = (f"; England's was **{pct(england_rate)}** in {year_label(england_year)}" if england_year else
+           "; England's rate was not available for this run")
+    lines = [f"**In {window.label}, {pct(latest['rereferral_rate'])} of referrals were re-referrals** "
+             f"({n(latest['rereferrals'])} of {n(latest['referrals'])}), {prev_text}. "
+             f"In the last statutory year, {year_label(statutory_year)} (April to March), the rate was "
+             f"**{pct(statutory_rate)}**{eng}."]
+    if coverage is not None and coverage.extended:
+        lines.append(f"Referrals after {coverage.cin_end.day} {coverage.cin_end:%B %Y} "
+                     "come from the council's Ofsted Annex A list of referrals (List 3), because the CIN census "
+                     "for the current year is not yet available.")
+    elif coverage is not None and run_end is not None and coverage.data_end < pd.Timestamp(run_end):
+        lines.append(f"The data reach only {_day_text(coverage.data_end)}, so the latest 12 months shown end there"
+                     + (" (the Annex A referral list starts too late to join up with the CIN census)." if coverage.gap else "."))
+    return "\n\n".join(lines)
