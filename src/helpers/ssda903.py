@@ -96,7 +96,7 @@ TABLES: dict[str, tuple[list[str], list[str]]] = {
 OTHER_903_MARKERS = ("IN_TOUCH", "CONVICTED", "REVIEW", "DATE_INT", "DATE_PLACED", "PREV_PERM",
                      "SDQ_SCORE", "REVIEW_CODE", "DATE_MATCH")
 
-HEADER_COLUMNS = ["child_id", "sex", "birth_month", "ethnicity", "collection_year"]
+HEADER_COLUMNS = ["child_id", "sex", "birth_month", "date_of_birth", "ethnicity", "collection_year"]
 EPISODE_COLUMNS = ["child_id", "decom", "rne", "ls", "cin", "place", "place_provider", "dec", "rec",
                    "reason_place_change", "home_post", "pl_post", "urn", "collection_year", "source_file"]
 UASC_COLUMNS = ["child_id", "sex", "birth_month", "duc"]
@@ -324,10 +324,11 @@ def _header(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
     dob, bad = parse_dates(df["DOB"], DMY)
     rc.repair(bad, "DOB not a date (expected dd/mm/yyyy): set to missing", "DOB", df["DOB"])
     df["birth_month"] = to_month(dob)
+    df["date_of_birth"] = dob  # exact ages (forecast start stock on any date); never published
     kept = rc.finish()
     out = pd.DataFrame({
         "child_id": kept["CHILD"].astype(str), "sex": kept["SEX"], "birth_month": kept["birth_month"],
-        "ethnicity": kept["ETHNIC"], "collection_year": kept["_year"].astype(int),
+        "date_of_birth": kept["date_of_birth"], "ethnicity": kept["ETHNIC"], "collection_year": kept["_year"].astype(int),
     })
     return out.reset_index(drop=True)
 
