@@ -158,3 +158,36 @@ def test_rereferral_headline_text():
     assert "The data reach only March 2026" in br.rereferral_headline(rates, br.latest_twelve_months("2026-03-31"), 5,
                                                                        statutory_year=2026, statutory_rate=0.22,
                                                                        coverage=short, run_end="2026-10-31")
+
+
+def test_placements_headline_text():
+    # hand-made figures; 3 exits a year earlier is small and is not quoted
+    fig = {"entries": 120, "exits": 110, "entries_prev": 100, "exits_prev": 3, "cla_end": 496, "cla_prev_end": 480,
+           "cla_statutory": 490, "pct_three_or_more": 9.6, "pct_three_or_more_statutory": 10.2}
+    text = br.placements_headline(fig, br.latest_twelve_months("2026-10-31"), 5, statutory_end="2026-03-31",
+                                  england={"pct_three_or_more_placements": 10.0, "year": 2025})
+    assert text.startswith("**In the 12 months to October 2026, 120 children started to be looked after and 110 left care** "
+                           "(100 and c in the same months a year earlier).")
+    assert "On 31 October 2026 the council looked after **496 children**, against 480 a year earlier and 490 on 31 March 2026" in text
+    assert "10% of them" in text and "England: 10% in 2024-25." in text
+
+
+def test_cla_twelve_months_by_hand():
+    # A: in care 1 Jan 2025 - 10 Feb 2026 (one placement); B: from 5 May 2026, moved 3 times since;
+    # window Nov 2025 - Oct 2026: entries B (1), exits A (1); a year earlier: entries A (1)? no: A started Jan 2025 (in
+    # Nov 2024 - Oct 2025) -> 1 entry, 0 exits. Looked after 31 Oct 2026: B; 31 Oct 2025: A; 31 Mar 2026: none.
+    from helpers import placements
+    rows = [("A", "2025-01-01", "S", "U4", "2026-02-10", "E13"), ("B", "2026-05-05", "S", "U4", "2026-06-01", "X1"),
+            ("B", "2026-06-01", "P", "U6", "2026-08-01", "X1"), ("B", "2026-08-01", "P", "K2", None, None)]
+    ep = pd.DataFrame([{"child_id": c, "decom": pd.Timestamp(d0), "rne": r, "ls": "C2", "cin": "N1", "place": p,
+                        "place_provider": "PR1", "dec": pd.Timestamp(d1) if d1 else pd.NaT, "rec": rec,
+                        "reason_place_change": None, "home_post": None, "pl_post": None, "urn": None,
+                        "collection_year": 2027, "source_file": "x"} for c, d0, r, p, d1, rec in rows])
+    ep = placements.categorise_placements(ep)
+    header = pd.DataFrame({"child_id": ["A", "B"], "sex": ["1", "2"], "birth_month": pd.to_datetime(["2010-01-01", "2012-05-01"]),
+                           "ethnicity": ["WBRI", "WBRI"], "collection_year": [2027, 2027]})
+    uasc = pd.DataFrame({"child_id": pd.Series(dtype=object), "duc": pd.Series(dtype="datetime64[ns]")})
+    f = br.cla_twelve_months(ep, header, uasc, br.latest_twelve_months("2026-10-31"), "2026-03-31")
+    assert (f["entries"], f["exits"], f["entries_prev"], f["exits_prev"]) == (1, 1, 1, 0)
+    assert (f["cla_end"], f["cla_prev_end"], f["cla_statutory"]) == (1, 1, 0)
+    assert f["pct_three_or_more"] == 100.0     # B: three placements in the year, the one child looked after

@@ -315,3 +315,62 @@ def rereferral_headline(rates: pd.DataFrame, window: Window, threshold: int, *, 
         lines.append(f"The data reach only {_day_text(coverage.data_end)}, so the latest 12 months shown end there"
                      + (" (the Annex A referral list starts too late to join up with the CIN census)." if coverage.gap else "."))
     return "\n\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------
+# Placements: the latest twelve months
+# --------------------------------------------------------------------------------------
+
+def cla_twelve_months(episodes: pd.DataFrame, header: pd.DataFrame, uasc: pd.DataFrame, window: Window,
+                      statutory_end) -> dict[str, float | int]:
+    """Looked-after children for the placement report's lead: ``entries``/``exits`` (periods of
+    care starting/ending in the latest 12 months) and ``entries_prev``/``exits_prev`` (the same
+    months a year earlier); ``cla_end``/``cla_prev_end`` looked after on the window's last day and
+    a year before; ``cla_statutory`` on ``statutory_end`` (31 March of the last statutory year);
+    ``pct_three_or_more``/``pct_three_or_more_statutory``: looked-after children with three or
+    more placements in the 12 months to the window end / to the statutory year end (DfE measure)."""
+    from helpers import placements
+
+    flows = placements.entries_exits_by_month(episodes, window.prev_start, window.end)
+    now = flows["month"] >= window.start.to_period("M").to_timestamp()
+    return {
+        "entries": int(flows.loc[now, "entries"].sum()), "exits": int(flows.loc[now, "exits"].sum()),
+        "entries_prev": int(flows.loc[~now, "entries"].sum()), "exits_prev": int(flows.loc[~now, "exits"].sum()),
+        "cla_end": int(len(placements.cla_at_date(episodes, header, uasc, window.end))),
+        "cla_prev_end": int(len(placements.cla_at_date(episodes, header, uasc, window.prev_end))),
+        "cla_statutory": int(len(placements.cla_at_date(episodes, header, uasc, statutory_end))),
+        "pct_three_or_more": float(placements.stability_summary(episodes, header, window.end)["pct_three_or_more"]),
+        "pct_three_or_more_statutory": float(placements.stability_summary(episodes, header, statutory_end)["pct_three_or_more"]),
+    }
+
+
+def placements_headline(fig: dict, window: Window, threshold: int, *, statutory_end, england: dict | None = None) -> str:
+    """The placement report's lead paragraph (Markdown): the 12 months to the run month against
+    the same months a year earlier, the last statutory year (31 March) and England beside it.
+    Counts from 1 to ``threshold`` are not quoted."""
+    def n(v) -> str:
+        v = disclosure.suppress_value(int(v), threshold)
+        return v if isinstance(v, str) else f"{v:,}"
+
+    statutory_end = pd.Timestamp(statutory_end)
+    eng = (f" England: {england['pct_three_or_more_placements']:.0f}% in {year_label(int(england['year']))}."
+           if england else "")
+    return (f"**In {window.label}, {n(fig['entries'])} children started to be looked after and {n(fig['exits'])} left care** "
+            f"({n(fig['entries_prev'])} and {n(fig['exits_prev'])} in the same months a year earlier). "
+            f"On {window.end.day} {window.end:%B %Y} the council looked after **{n(fig['cla_end'])} children**, against "
+            f"{n(fig['cla_prev_end'])} a year earlier and {n(fig['cla_statutory'])} on {statutory_end.day} {statutory_end:%B %Y} "
+            f"(the last statutory return). {fig['pct_three_or_more']:.0f}% of them had three or more placements in the 12 months "
+            f"({fig['pct_three_or_more_statutory']:.0f}% in the last statutory year).{eng}")
+
+
+def list8_text(snapshot: dict, annex_as_at, latest_903, threshold: int) -> str:
+    """One paragraph on the Annex A List 8 snapshot when it is newer than the 903."""
+    def n(v) -> str:
+        v = disclosure.suppress_value(int(v), threshold)
+        return v if isinstance(v, str) else f"{v:,}"
+
+    a, b = pd.Timestamp(annex_as_at), pd.Timestamp(latest_903)
+    return (f"**Latest month, from the council's Ofsted Annex A list of children looked after (List 8).** The looked-after "
+            f"return (SSDA903) covers the period to {b.day} {b:%B %Y}; the Annex A list is more recent. On {a.day} {a:%B %Y} the "
+            f"council looked after **{n(snapshot['total'])} children**; {n(snapshot['moved_3_plus'])} had three or more placements "
+            f"in the last 12 months. The tables below give their placements by type, provider and location.")
