@@ -172,3 +172,15 @@ def test_no_lists(tmp_path):
     (tmp_path / "other.csv").write_text("a,b\n1,2\n", encoding="utf-8")
     with pytest.raises(ReaderError, match="no Annex A list"):
         annex_a.read_annex_a(tmp_path)
+
+
+def test_workbook_people_for_the_publishing_guard(book):
+    from helpers import publish
+    ids, dobs, workers = annex_a.workbook_people(book / "annex_a.xlsx")
+    assert {"C1", "C2", "C3", "C7", "C8"} <= ids
+    assert dt.date(2015, 5, 3) in dobs and dt.date(2010, 2, 3) in dobs
+    assert workers == {"Jo Bloggs", "Al Smith", "Kim Lee"}
+    found = publish.collect_identifiers([book])
+    assert {"Jo Bloggs", "Al Smith", "Kim Lee", "Pat Doe"} <= found.workers   # the workbook and the List 7 CSV
+    assert [f.kind for f in publish.scan_text("Kim Lee holds 12 cases", "page", found)] == ["worker name"]
+    assert publish.scan_text("Children in Care 1 holds 12 cases", "page", found) == []

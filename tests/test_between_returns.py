@@ -191,3 +191,35 @@ def test_cla_twelve_months_by_hand():
     assert (f["entries"], f["exits"], f["entries_prev"], f["exits_prev"]) == (1, 1, 1, 0)
     assert (f["cla_end"], f["cla_prev_end"], f["cla_statutory"]) == (1, 1, 0)
     assert f["pct_three_or_more"] == 100.0     # B: three placements in the year, the one child looked after
+
+
+def test_referrals_twelve_months_and_locality_headline():
+    refs = _referrals([("A", "2024-12-01", 2025), ("B", "2025-05-01", 2026), ("C", "2025-12-01", 2026),
+                       ("D", "2026-05-01", 2027), ("E", "2026-10-31", 2027)])
+    w = br.latest_twelve_months("2026-10-31")
+    f = br.referrals_twelve_months(refs, w, 2026)
+    # Nov 2025 - Oct 2026: C, D, E; Nov 2024 - Oct 2025: A, B; Apr 2025 - Mar 2026: B, C
+    assert f == {"referrals": 3, "referrals_prev": 2, "referrals_statutory": 2}
+    big = {"referrals": 1100, "referrals_prev": 1000, "referrals_statutory": 1050}
+    text = br.locality_headline(big, w, 5, statutory_year=2026, england=(0.021, 2025))
+    assert text == ("**In the 12 months to October 2026, the council received 1,100 referrals**, against 1,000 in the same "
+                    "months a year earlier (+10%); in 2025-26, the last statutory year, it received 1,050. England's referrals "
+                    "changed by +2.1% between 2023-24 and 2024-25.")
+    assert "received c referrals" in br.locality_headline(f, w, 5, statutory_year=2026)
+
+
+def test_england_referral_change():
+    c1 = pd.DataFrame({"geographic_level": ["National", "National", "Regional"], "time_period": [2024, 2025, 2025],
+                       "referral_count": [600000.0, 630000.0, 1.0]})
+    change, year = br.england_referral_change(c1)
+    assert year == 2025 and change == pytest.approx(0.05)
+
+
+def test_teams_text():
+    teams = pd.DataFrame({"team": ["North", "South", "Tiny", "All teams"], "children": pd.array([40, 30, None, 73], dtype="Int64")})
+    loc = pd.DataFrame({"projected_cases": [100.4, 120.6]})
+    text = br.teams_text(teams, loc, "2026-10-31", 5)
+    assert text == ("On 31 October 2026, 73 children with an open case were allocated to 3 teams in the council's Ofsted Annex A "
+                    "lists. The teams shown hold between 30 and 40 children each (1 team with few children not shown). The 2 "
+                    "proposed localities would each hold between 100 and 121 projected open cases. Workers are not shown, and no "
+                    "figure is given per worker.")

@@ -587,3 +587,34 @@ def read_annex_a(paths, *, as_at=None, lists=(3, 6, 7, 8)) -> AnnexA:
     ledger.check_reconciles()
     return AnnexA(referrals=tables[3], cin=tables[6], cp=tables[7], cla=tables[8], ledger=ledger,
                   as_at=stamp, lists_found={n: v for n, v in found.items() if v}, worker_names=workers, identifiers=ids)
+
+
+def workbook_people(path) -> tuple[set[str], set[dt.date], set[str]]:
+    """Child identifiers, dates of birth and allocated workers' names in an Annex A workbook (every
+    sheet with a child identifier heading), for the publishing guard only."""
+    ids: set[str] = set()
+    dobs: set[dt.date] = set()
+    workers: set[str] = set()
+    id_pat = re.compile(_COMMON[0].pattern)
+    dob_pat = re.compile(_COMMON[3].pattern)
+    for _sheet, rows in _rows_of_sheet(Path(path)):
+        header_at, _ = _find_header(rows, 0)
+        if header_at < 0:
+            continue
+        heads = [_norm_heading(v) for v in rows[header_at]]
+        id_pos = [i for i, h in enumerate(heads) if h and id_pat.search(h)]
+        dob_pos = [i for i, h in enumerate(heads) if h and dob_pat.search(h)]
+        worker_pos = [i for i, h in enumerate(heads) if h and WORKER_PATTERN.search(h)]
+        for row in rows[header_at + 1:]:
+            for i in id_pos[:1]:
+                if i < len(row) and _cell_text(row[i]):
+                    ids.add(_cell_text(row[i]))
+            for i in dob_pos:
+                if i < len(row):
+                    d, ok = parse_date(row[i])
+                    if d is not None:
+                        dobs.add(d.date())
+            for i in worker_pos:
+                if i < len(row) and _cell_text(row[i]):
+                    workers.add(_cell_text(row[i]))
+    return ids, dobs, workers

@@ -374,3 +374,67 @@ def list8_text(snapshot: dict, annex_as_at, latest_903, threshold: int) -> str:
             f"return (SSDA903) covers the period to {b.day} {b:%B %Y}; the Annex A list is more recent. On {a.day} {a:%B %Y} the "
             f"council looked after **{n(snapshot['total'])} children**; {n(snapshot['moved_3_plus'])} had three or more placements "
             f"in the last 12 months. The tables below give their placements by type, provider and location.")
+
+
+# --------------------------------------------------------------------------------------
+# Localities: the latest twelve months and today's teams
+# --------------------------------------------------------------------------------------
+
+def referrals_twelve_months(referrals: pd.DataFrame, window: Window, statutory_year: int) -> dict[str, int]:
+    """Referrals (each one, as DfE counts them) in the latest 12 months, the same months a year
+    earlier and the last statutory year (April to March)."""
+    d = referrals["referral_date"]
+    s, e = collection_year_bounds(statutory_year)
+    return {"referrals": int(d.between(window.start, window.end).sum()),
+            "referrals_prev": int(d.between(window.prev_start, window.prev_end).sum()),
+            "referrals_statutory": int(d.between(s, e).sum())}
+
+
+def england_referral_change(c1: pd.DataFrame) -> tuple[float, int] | None:
+    """England's year-on-year change in referrals in DfE table C1's latest two years: (proportion,
+    latest year), or None when C1 lacks them."""
+    eng = c1[c1["geographic_level"] == "National"].set_index("time_period")["referral_count"].dropna().sort_index()
+    if len(eng) < 2:
+        return None
+    return float(eng.iloc[-1] / eng.iloc[-2] - 1), int(eng.index[-1])
+
+
+def locality_headline(fig: dict, window: Window, threshold: int, *, statutory_year: int,
+                      england: tuple[float, int] | None = None, coverage: Coverage | None = None) -> str:
+    """The locality report's lead paragraph (Markdown): referrals in the 12 months to the run month
+    against the same months a year earlier, the last statutory year and England's latest change."""
+    def n(v) -> str:
+        v = disclosure.suppress_value(int(v), threshold)
+        return v if isinstance(v, str) else f"{v:,}"
+
+    change = (fig["referrals"] / fig["referrals_prev"] - 1) if fig["referrals_prev"] else None
+    change_text = f" ({change:+.0%})" if change is not None and fig["referrals"] > threshold and fig["referrals_prev"] > threshold else ""
+    eng = (f" England's referrals changed by {england[0]:+.1%} between {year_label(england[1] - 1)} and {year_label(england[1])}."
+           if england else "")
+    src = (f" Referrals after {coverage.cin_end.day} {coverage.cin_end:%B %Y} come from the council's Ofsted Annex A list (List 3)."
+           if coverage is not None and coverage.extended else "")
+    short = (f" The data reach only {_day_text(coverage.data_end)}." if coverage is not None and coverage.data_end < window.end else "")
+    return (f"**In {window.label}, the council received {n(fig['referrals'])} referrals**, against "
+            f"{n(fig['referrals_prev'])} in the same months a year earlier{change_text}; in {year_label(statutory_year)}, the last "
+            f"statutory year, it received {n(fig['referrals_statutory'])}.{eng}{src}{short}")
+
+
+def teams_text(teams: pd.DataFrame, localities: pd.DataFrame, as_at, threshold: int) -> str:
+    """How today's teams' caseloads (from :func:`team_caseloads`) compare with the proposed
+    localities' projected cases (the locality table): plain text, no hidden count revealed."""
+    shown = teams[teams["team"] != "All teams"]
+    total = teams.loc[teams["team"] == "All teams", "children"].iloc[0]
+    hidden = int(shown["children"].isna().sum())
+    visible = shown["children"].dropna().astype(int)
+    d = pd.Timestamp(as_at)
+    parts = [f"On {d.day} {d:%B %Y}, {'fewer than ' + str(threshold + 1) if pd.isna(total) else f'{int(total):,}'} children "
+             f"with an open case were allocated to {len(shown)} teams in the council's Ofsted Annex A lists."]
+    if len(visible):
+        parts.append(f"The teams shown hold between {visible.min():,} and {visible.max():,} children each"
+                     + (f" ({hidden} team{'s' if hidden != 1 else ''} with few children not shown)." if hidden else "."))
+    cases = localities["projected_cases"].astype(float)
+    if len(cases):
+        parts.append(f"The {len(cases)} proposed localities would each hold between {cases.min():,.0f} and {cases.max():,.0f} "
+                     "projected open cases.")
+    parts.append("Workers are not shown, and no figure is given per worker.")
+    return " ".join(parts)

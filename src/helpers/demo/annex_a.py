@@ -7,7 +7,8 @@ plan and placement dates, as at the demo's extract date.
   the list joins up with the latest CIN census return). "Number of Referrals in Last 12 Months"
   counts the child's referrals in the 12 calendar months up to and including this one; about 3%
   of rows disagree by one (recording problems the report's data-quality appendix counts).
-* **List 6** children with an open CIN episode (case status from the open plan or care), **List 7**
+* **List 6** every open case: children with an open CIN episode (case status from the open plan or care)
+  and every looked-after child, **List 7**
   open child protection plans, **List 8** children looked after on the extract date.
 * **Teams**: children in need and child protection cases are allocated to four area safeguarding
   teams by home ward, looked-after children to two children-in-care teams, NFA referrals to the
@@ -223,9 +224,11 @@ def build_lists(geo, children: pd.DataFrame, referrals: pd.DataFrame, cla: dict,
     status = [labels[s] if k == 1 else f"{s}) {labels[s]}" for s, k in zip(status_code, st)]
     lsoa6 = c6["lsoa_idx"].to_numpy()
     team6 = np.where(status_code == "a", np.where(np.arange(len(cur)) % 2 == 0, "Children in Care 1", "Children in Care 2"),
-                     np.char.add("Safeguarding ", area_of_lsoa[lsoa6].astype(str)))
+                     np.char.add("Safeguarding ", area_of_lsoa[lsoa6].astype(str))).astype(object)
     dis6 = disabled.loc[cur["child_idx"].to_numpy()].to_numpy()
-    team6 = np.where(dis6 & (status_code != "a") & (rng.uniform(size=len(cur)) < 0.3), "Disabled Children's Team", team6)
+    # a small specialist team: a few disabled children (fewer than the usual suppression threshold)
+    cand = np.flatnonzero(dis6 & (status_code == "c"))
+    team6[rng.permutation(cand)[:min(len(cand), 4)]] = "Disabled Children's Team"
     need6 = cur["need"].to_numpy(dtype=object)
     out["List 6"] = pd.DataFrame({
         LIST6[0]: ids6, LIST6[1]: _sex(w, c6["sex"].to_numpy()), LIST6[2]: _ethnic(w, c6["ethnicity"].to_numpy()),
@@ -294,6 +297,20 @@ def build_lists(geo, children: pd.DataFrame, referrals: pd.DataFrame, cla: dict,
         LIST8[24]: np.where(zone == "inside", geo.la_name, "Other LA"),
         LIST8[25]: mis_n.reindex(ids8, fill_value=0).to_numpy(), LIST8[26]: abs_n.reindex(ids8, fill_value=0).to_numpy(),
         LIST8[27]: team8, LIST8[28]: _allocate(rng, team8)})
+    # List 6 holds every open case, looked-after children included: add those without an open CIN episode
+    extra = ~np.isin(ids8, ids6)
+    if extra.any():
+        l8 = out["List 8"][extra]
+        w8 = _Writer(rng)
+        st8 = w8.style(int(extra.sum()))
+        add = pd.DataFrame({
+            LIST6[0]: l8[LIST8[0]].to_numpy(), LIST6[1]: l8[LIST8[1]].to_numpy(), LIST6[2]: l8[LIST8[2]].to_numpy(),
+            LIST6[3]: l8[LIST8[3]].to_numpy(), LIST6[4]: l8[LIST8[4]].to_numpy(), LIST6[5]: l8[LIST8[6]].to_numpy(),
+            LIST6[6]: l8[LIST8[7]].to_numpy(), LIST6[7]: l8[LIST8[8]].to_numpy(), LIST6[8]: l8[LIST8[13]].to_numpy(),
+            LIST6[9]: None, LIST6[10]: None,
+            LIST6[11]: ["Looked after child" if k == 1 else "a) Looked after child" for k in st8],
+            LIST6[12]: l8[LIST8[27]].to_numpy(), LIST6[13]: l8[LIST8[28]].to_numpy()})
+        out["List 6"] = pd.concat([out["List 6"], add], ignore_index=True)
     return out
 
 
