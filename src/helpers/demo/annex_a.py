@@ -83,6 +83,8 @@ LIST8 = ["Child Unique ID", "Gender", "Ethnicity", "Date of Birth", "Age",
          "Number of Episodes the Child has been \u2018Absent\u2019 from their Placement in the last 12 months",
          "Allocated Team", "Allocated Worker"]
 
+#: Largest ``scale`` for which the demo writes a workbook (a county; an England-sized Annex A is not a thing).
+MAX_SCALE = 10.0
 #: Share of category cells written bare, as a code, and numbered (the rest in Ofsted's "a) ..." form).
 STYLE_SHARES = (0.75, 0.12, 0.08, 0.05)
 TEXT_DATE_SHARE = 0.1          # date cells written as dd/mm/yyyy text instead of Excel dates
