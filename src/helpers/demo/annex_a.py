@@ -23,6 +23,7 @@ plan and placement dates, as at the demo's extract date.
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -150,18 +151,25 @@ def _age(dob: np.ndarray, at: float) -> np.ndarray:
     return np.floor((at - dob) / 365.25).astype(int)
 
 
-def _workers(rng: np.random.Generator, team: str, n: int) -> list[str]:
-    return [f"{_FIRST[rng.integers(len(_FIRST))]} {_LAST[rng.integers(len(_LAST))]}" for _ in range(n)]
+class _Roster:
+    """Fictional workers per team (about ``per_worker`` open cases each), one worker per child
+    and team across the lists (the same child keeps the same worker in Lists 6, 7 and 8)."""
 
+    def __init__(self, rng: np.random.Generator, per_worker: int = 16):
+        self.rng, self.per_worker, self.staff = rng, per_worker, {}
 
-def _allocate(rng: np.random.Generator, teams: np.ndarray, per_worker: int = 16) -> np.ndarray:
-    """A fictional worker name for each case, within its team (about ``per_worker`` cases each)."""
-    out = np.empty(len(teams), dtype=object)
-    for team in pd.unique(teams):
-        m = teams == team
-        staff = _workers(rng, team, max(1, int(np.ceil(m.sum() / per_worker))))
-        out[m] = np.asarray(staff, dtype=object)[rng.integers(0, len(staff), m.sum())]
-    return out
+    def size(self, teams: np.ndarray) -> None:
+        """Create each team's staff from its number of cases (first list seen for a team decides)."""
+        for team, n in pd.Series(teams).value_counts().items():
+            if team not in self.staff:
+                k = max(2, int(np.ceil(n / self.per_worker)))
+                self.staff[team] = [f"{_FIRST[self.rng.integers(len(_FIRST))]} {_LAST[self.rng.integers(len(_LAST))]}"
+                                    for _ in range(k)]
+
+    def allocate(self, ids: np.ndarray, teams: np.ndarray) -> np.ndarray:
+        self.size(teams)
+        return np.array([self.staff[t][zlib.crc32(str(i).encode()) % len(self.staff[t])] for i, t in zip(ids, teams)],
+                        dtype=object)
 
 
 def _months_before(days: np.ndarray, months: int) -> np.ndarray:
@@ -174,6 +182,7 @@ def build_lists(geo, children: pd.DataFrame, referrals: pd.DataFrame, cla: dict,
     """Rows of Lists 3, 6, 7 and 8 (values as written, in the variant styles) keyed by sheet name."""
     end = float((np.datetime64(as_at, "D") - EPOCH).astype(int))
     w = _Writer(rng)
+    roster = _Roster(rng)
     ch = children.set_index("child_idx")
     ward_rank = pd.Series(geo.lsoa["WD21CD"]).rank(method="dense").to_numpy().astype(int) - 1
     n_wards = max(1, int(ward_rank.max()) + 1)
@@ -203,7 +212,7 @@ def build_lists(geo, children: pd.DataFrame, referrals: pd.DataFrame, cla: dict,
         LIST3[0]: c["la_child_id"].to_numpy(), LIST3[1]: _sex(w, c["sex"].to_numpy()), LIST3[2]: _ethnic(w, c["ethnicity"].to_numpy()),
         LIST3[3]: w.dates(c["dob"].to_numpy()), LIST3[4]: np.maximum(_age(c["dob"].to_numpy(), end), 0),
         LIST3[5]: w.dates(l3["referral_day"].to_numpy()), LIST3[6]: _coded(w, l3["source"].to_numpy(), _SOURCE, src_key),
-        LIST3[7]: _yes_no(w, nfa), LIST3[8]: n12, LIST3[9]: team3, LIST3[10]: _allocate(rng, team3)})
+        LIST3[7]: _yes_no(w, nfa), LIST3[8]: n12, LIST3[9]: team3, LIST3[10]: None})
 
     # ---- looked after on the extract date (903 episodes)
     ep = cla["episodes"].sort_values(["k", "decom"], kind="stable")
@@ -237,7 +246,7 @@ def build_lists(geo, children: pd.DataFrame, referrals: pd.DataFrame, cla: dict,
         LIST6[3]: w.dates(c6["dob"].to_numpy()), LIST6[4]: np.maximum(_age(c6["dob"].to_numpy(), end), 0),
         LIST6[5]: _yes_no(w, dis6), LIST6[6]: w.dates(cur["referral_day"].to_numpy()),
         LIST6[7]: _coded(w, np.where(need6 == "", "N0", need6), _NEED), LIST6[8]: w.dates(end - rng.integers(1, 40, len(cur)).astype(float)),
-        LIST6[9]: None, LIST6[10]: None, LIST6[11]: status, LIST6[12]: team6, LIST6[13]: _allocate(rng, team6)})
+        LIST6[9]: None, LIST6[10]: None, LIST6[11]: status, LIST6[12]: team6, LIST6[13]: roster.allocate(ids6, team6)})
     team_of = dict(zip(ids6, team6))
 
     # ---- List 7: open child protection plans
@@ -253,7 +262,7 @@ def build_lists(geo, children: pd.DataFrame, referrals: pd.DataFrame, cla: dict,
         LIST7[9]: w.dates(end - rng.integers(1, 20, len(cp)).astype(float)), LIST7[10]: _yes_no(w, rng.uniform(size=len(cp)) < 0.7),
         LIST7[11]: w.dates(np.minimum(cp["cpp_start"].to_numpy() + 90, end)), LIST7[12]: None,
         LIST7[13]: _yes_no(w, np.zeros(len(cp), bool)),
-        LIST7[14]: cp["n_previous_cpp"].to_numpy() if "n_previous_cpp" in cp else 0, LIST7[15]: team7, LIST7[16]: _allocate(rng, team7)})
+        LIST7[14]: cp["n_previous_cpp"].to_numpy() if "n_previous_cpp" in cp else 0, LIST7[15]: team7, LIST7[16]: roster.allocate(ids7, team7)})
 
     # ---- List 8: looked after on the extract date
     k = open_ep["k"].to_numpy()
@@ -298,7 +307,9 @@ def build_lists(geo, children: pd.DataFrame, referrals: pd.DataFrame, cla: dict,
         LIST8[21]: open_ep["pl_post"].to_numpy(), LIST8[22]: open_ep["urn"].to_numpy(), LIST8[23]: loc,
         LIST8[24]: np.where(zone == "inside", geo.la_name, "Other LA"),
         LIST8[25]: mis_n.reindex(ids8, fill_value=0).to_numpy(), LIST8[26]: abs_n.reindex(ids8, fill_value=0).to_numpy(),
-        LIST8[27]: team8, LIST8[28]: _allocate(rng, team8)})
+        LIST8[27]: team8, LIST8[28]: roster.allocate(ids8, team8)})
+    # List 3's workers last: teams are sized by their open cases (Lists 6-8), not by referral volume
+    out["List 3"][LIST3[10]] = roster.allocate(out["List 3"][LIST3[0]].to_numpy(), team3)
     # List 6 holds every open case, looked-after children included: add those without an open CIN episode
     extra = ~np.isin(ids8, ids6)
     if extra.any():
