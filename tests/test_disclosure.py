@@ -149,3 +149,7 @@ def test_small_counts_in_text():
     with pytest.raises(DisclosureError, match="4 episodes"):
         disclosure.check_text("4 episodes", 5)
     disclosure.check_text("c episodes, fewer than 6 children, 1,204 referrals", 5)
+
+
+def test_a_small_number_of_other_things_is_not_a_count_of_children():
+    assert disclosure.small_counts_in_text("2 teams with few children; 3 districts of children", 5) == []

@@ -278,7 +278,7 @@ def for_display(df: pd.DataFrame, count_cols: Iterable[str] | None = None) -> pd
 COUNT_NOUNS = (r"child(?:ren)?|referrals?|re-referrals?|episodes?|periods|cases?|placements?|young people|"
                r"famil(?:y|ies)|records?|carers?|households?|girls?|boys?|babies|people|assessments?|plans?")
 _TEXT_COUNT = re.compile(
-    rf"(?<![\d.,£$%/-])(\d{{1,3}}(?:,\d{{3}})*|\d+)(?![\d.,%])\s+(?:[A-Za-z'-]+\s+){{0,3}}?(?:{COUNT_NOUNS})\b",
+    rf"(?<![\d.,£$%/-])(\d{{1,3}}(?:,\d{{3}})*|\d+)(?![\d.,%])\s+(?:[A-Za-z'-]+\s+)?(?:{COUNT_NOUNS})\b",
     re.IGNORECASE,
 )
 
