@@ -617,3 +617,115 @@ def for_members(table: pd.DataFrame, money_cols: Sequence[str]) -> pd.DataFrame:
     for c in money_cols:
         out[c] = out[c].map(money)
     return out
+
+
+# --------------------------------------------------------------------------
+# What the report notebooks call
+# --------------------------------------------------------------------------
+
+CASE_COLUMNS = ["workstream", "first_month", "last_month", "one_off", "running", "investment", "gross_saving",
+                "net_saving", "cashable", "growth_avoidance", "gross_saving_low", "gross_saving_high",
+                "break_even", "months_to_break_even", "roi"]
+
+
+def case_row(name: str, summary: Mapping) -> dict:
+    """One row of a business-case table (:data:`CASE_COLUMNS`) from :func:`business_case`'s summary."""
+    row = {"workstream": name}
+    for c in CASE_COLUMNS[1:]:
+        v = summary.get(c, summary.get("gross_saving") if c.startswith("gross_saving_") else None)
+        row[c] = v.date().isoformat() if isinstance(v, pd.Timestamp) else v
+    return row
+
+
+@dataclass
+class WorkstreamMoney:
+    """The money of one or more workstreams, as a report shows and publishes it."""
+
+    years: pd.DataFrame                 # stacked :func:`workstream_years` tables
+    cases: pd.DataFrame                 # one row per workstream (:data:`CASE_COLUMNS`)
+    months: dict[str, pd.DataFrame]     # per workstream, :func:`business_case` months
+    comparison: pd.DataFrame | None = None   # locality only: :func:`establishment_comparison`
+
+
+def locality_money(locality_table: pd.DataFrame, settings: FinanceSettings, start, demand_growth: float = 0.0,
+                   name: str = LOCALITY_WORKSTREAM) -> WorkstreamMoney:
+    """Cost, savings by financial year against budget and business case of the locality model.
+
+    ``locality_table``: the sizing's establishment (:func:`establishment` input: the locality
+    table or ``role, fte, posts`` rows); ``start``: the report's as-at date (money runs from the
+    month after it); ``demand_growth``: the locality report's yearly demand growth.
+    """
+    est = establishment(locality_table, settings.cost_basis)
+    monthly = locality_monthly(est, settings, start, demand_growth=demand_growth)
+    months, years, summary = business_case(monthly)
+    budget = budget_by_fy(settings, name)
+    return WorkstreamMoney(years=workstream_years(name, years, budget), cases=pd.DataFrame([case_row(name, summary)]),
+                           months={name: months}, comparison=establishment_comparison(est, settings))
+
+
+def placement_money(model, inputs, scenarios, forecast: pd.DataFrame | None, settings: FinanceSettings | None) -> WorkstreamMoney:
+    """Business case and savings by financial year of every placement scenario.
+
+    Inputs as :func:`helpers.sufficiency.compare_scenarios`, plus the forecast (its ``"Total"``
+    rows give the range) and the finance settings (for budgets by financial year; None = each
+    scenario's ``budgeted_saving``, year 1 = the financial year the forecast starts in).
+    """
+    from helpers import sufficiency
+
+    base = sufficiency.cost_of(model, inputs)
+    total = None if forecast is None else forecast[forecast["group"] == "Total"][["date", "forecast", "lower", "upper"]]
+    first_fy = fy_label(fy_start_year(model.start + pd.Timedelta(days=1)))
+    years, cases, months = [], [], {}
+    for sc in scenarios:
+        monthly = placement_monthly(base, sufficiency.cost_of(model, inputs, sc), model.start, inputs.inflation, total)
+        m, y, s = business_case(monthly)
+        if settings is not None:
+            budget = budget_by_fy(settings, sc.name, sc.budgeted_saving, first_fy)
+        else:
+            budget = budget_by_fy(FinanceSettings({}, {}, {}, "", horizon_years=inputs.horizon_years), sc.name, sc.budgeted_saving, first_fy)
+        years.append(workstream_years(sc.name, y, budget))
+        cases.append(case_row(sc.name, s))
+        months[sc.name] = m
+    return WorkstreamMoney(years=pd.concat(years, ignore_index=True) if years else pd.DataFrame(columns=YEAR_COLUMNS),
+                           cases=pd.DataFrame(cases, columns=CASE_COLUMNS), months=months)
+
+
+def case_sentence(row: Mapping) -> str:
+    """One plain-English sentence on a workstream's business case."""
+    be = row.get("break_even")
+    when = (f"breaks even in {pd.Timestamp(be):%B %Y}" if be else "does not break even within the period modelled")
+    roi = row.get("roi")
+    roi_words = "" if roi is None or (isinstance(roi, float) and math.isnan(roi)) else f", a return of {roi:.0%} on the investment"
+    rng = ""
+    lo, hi = row.get("gross_saving_low"), row.get("gross_saving_high")
+    if lo is not None and hi is not None and abs(hi - lo) > 0.5:
+        rng = f" (range {money(min(lo, hi))} to {money(max(lo, hi))} with the forecast's uncertainty)"
+    return (f"**{row['workstream']}**: {money(row['investment'])} invested saves {money(row['gross_saving'])} gross{rng}, "
+            f"{money(row['net_saving'])} net{roi_words}; {money(row['cashable'])} is cashable and "
+            f"{money(row['growth_avoidance'])} avoids growth; it {when}.")
+
+
+def assumptions(settings: FinanceSettings, *, placement_inflation: float | None = None, demand_growth: float | None = None) -> list[str]:
+    """The assumptions the money figures rest on, as sentences for the page."""
+    out = [
+        "Financial years run from April to March; the modelling starts the month after the data's as-at date, so the "
+        "first year is usually part of a year and its budget is pro-rated to the months modelled.",
+        f"Pay rises {settings.pay_inflation:.1%} a year (salary points and agency rates)."
+        + ("" if placement_inflation is None else f" Placement prices rise {placement_inflation:.1%} a year."),
+        "Salary points, on-costs and agency premiums by role: " + "; ".join(
+            f"{ROLE_LABELS[r].lower()} {money(c.salary)} + {c.on_costs:.0%} on-costs, agency {c.agency_premium:.0%} more"
+            for r, c in settings.roles.items()) + ".",
+        f"Today's establishment and agency shares: {settings.current_source}.",
+        f"The locality establishment is costed on whole {'posts' if settings.cost_basis == 'posts' else 'full-time equivalents'}, "
+        f"less a vacancy factor of {settings.vacancy_factor:.0%} (posts vacant and not covered are not paid).",
+        "Agency posts convert to employed ones along the trajectory "
+        + (", ".join(f"{c:.0%}" for c in settings.agency_conversion) or "none")
+        + " (share of today's agency posts converted, by financial year).",
+        "Without the locality model, today's establishment would grow with demand"
+        + ("" if demand_growth is None else f" ({demand_growth:.0%} a year)") + "; the proposed establishment grows at the same rate.",
+        "Cashable savings are spend that falls below today's level (uprated for inflation); growth avoidance is spend that "
+        "would have risen above it under the baseline forecast and does not.",
+        "The range applies each plan's central percentage change in spend to the low and high placement forecasts.",
+        "Budgeted savings are the council's figures from the config; the demo's are illustrative.",
+    ]
+    return out
