@@ -729,3 +729,44 @@ def assumptions(settings: FinanceSettings, *, placement_inflation: float | None 
         "Budgeted savings are the council's figures from the config; the demo's are illustrative.",
     ]
     return out
+
+
+def run_file(cfg: Mapping, output_dir: str, report: str, name: str):
+    """A file another report wrote earlier in this monthly run (``REPORT/NAME``), or None.
+
+    In an interactive session (no ``output_dir``) the latest published month under the config's
+    ``[publish] out_dir`` (default ``reports/``) is used instead, so analysts can explore.
+    """
+    from pathlib import Path
+
+    from helpers import config as config_module
+
+    p = config_module.resolve_input(dict(cfg), f"{config_module.RUN_PREFIX}{report}/{name}", output_dir)
+    if p is None and not output_dir:
+        out = Path(cfg["_root"]) / cfg.get("publish", {}).get("out_dir", "reports")
+        found = sorted(out.glob(f"[0-9][0-9][0-9][0-9]-[0-9][0-9]/{report}/{name}"))
+        p = found[-1] if found else None
+    return p
+
+
+def read_years(path) -> pd.DataFrame:
+    """A published ``*_savings_by_year.csv`` (exact pounds) back as a year table."""
+    y = pd.read_csv(path, dtype={"workstream": str, "financial_year": str})
+    lacking = [c for c in YEAR_COLUMNS if c not in y.columns]
+    if lacking:
+        raise ValueError(f"{path}: not a savings-by-year table (lacks {lacking})")
+    return y[YEAR_COLUMNS]
+
+
+MEMBER_COLUMNS = {"financial_year": "Financial year", "months": "Months modelled", "investment": "Investment",
+                  "gross_saving": "Saving", "net_saving": "Net saving", "cumulative_net": "Cumulative net position",
+                  "cashable": "Cashable", "growth_avoidance": "Growth avoided", "budgeted_saving": "Budgeted saving",
+                  "difference": "Saving less budget"}
+
+
+def years_for_members(years: pd.DataFrame) -> pd.DataFrame:
+    """A year table with plain headings and pounds rounded for members."""
+    cols = [c for c in MEMBER_COLUMNS if c in years.columns]
+    lead = ["workstream"] if years["workstream"].nunique() > 1 else []
+    out = for_members(years[lead + cols], [c for c in cols if c not in ("financial_year", "months")])
+    return out.rename(columns={**MEMBER_COLUMNS, "workstream": "Workstream"})
