@@ -239,12 +239,15 @@ def test_budget_is_pro_rated_for_a_part_year_and_the_summary_adds_up():
     # 2026-27 covers 5 months: budget 1,200 x 5/12 = 500
     assert a["budgeted_saving"].tolist() == pytest.approx([500, 2_400, 2_400])
     assert a["difference"].tolist() == pytest.approx([-400, -400, 600])
-    b = finance.workstream_years("Edge of care", _years("b", fys, [5, 12, 12], [50.0, 60.0, 70.0]), {"2027-28": 100.0})
+    # a plan with running costs of 20 a year: the budget is compared with the net saving (gross - investment)
+    b_years = _years("b", fys, [5, 12, 12], [50.0, 60.0, 70.0]).assign(running=20.0, investment=20.0)
+    b_years["net_saving"] = b_years["gross_saving"] - 20.0
+    b = finance.workstream_years("Edge of care", b_years, {"2027-28": 100.0})
     table = finance.savings_against_budget(pd.concat([a, b]), fys)
     t = table.set_index(["workstream", "measure"])
-    assert t.loc[("All workstreams", "Modelled saving"), "2027-28"] == pytest.approx(2_060)          # 2,000 + 60
+    assert t.loc[("All workstreams", "Modelled saving"), "2027-28"] == pytest.approx(2_040)          # 2,000 + (60 - 20)
     assert t.loc[("All workstreams", "Budgeted saving"), "All years"] == pytest.approx(5_400)        # 500 + 2,400 + 2,400 + 100
-    assert t.loc[("Edge of care", "Difference"), "All years"] == pytest.approx(80)                   # 180 - 100
+    assert t.loc[("Edge of care", "Difference"), "All years"] == pytest.approx(20)                   # (180 - 60) - 100
     check_adds_up(table, fys)
 
 

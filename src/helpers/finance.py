@@ -522,7 +522,9 @@ def workstream_years(name: str, years: pd.DataFrame, budget: Mapping[str, float]
     """One workstream's year table (:data:`YEAR_COLUMNS`) from :func:`business_case`'s ``years``.
 
     ``budgeted_saving`` = the year's budget x months covered / 12 (full years unchanged);
-    ``difference`` = gross saving - budgeted saving (negative = short of the budget).
+    ``difference`` = net saving - budgeted saving (negative = short of the budget). Budgets are
+    compared with the **net** saving (after the plan's own one-off and running costs), as the
+    placement report's scenario savings are.
     Without a range, ``gross_saving_low/high`` equal the gross saving.
     """
     y = years.copy()
@@ -530,7 +532,7 @@ def workstream_years(name: str, years: pd.DataFrame, budget: Mapping[str, float]
         if f"gross_saving_{b}" not in y.columns:
             y[f"gross_saving_{b}"] = y["gross_saving"]
     y["budgeted_saving"] = [float(budget.get(fy, 0.0)) * min(12, m) / 12 for fy, m in zip(y["financial_year"], y["months"])]
-    y["difference"] = y["gross_saving"] - y["budgeted_saving"]
+    y["difference"] = y["net_saving"] - y["budgeted_saving"]
     y.insert(0, "workstream", name)
     return y[YEAR_COLUMNS]
 
@@ -539,12 +541,13 @@ def savings_against_budget(years: pd.DataFrame, financial_years: Sequence[str]) 
     """The member summary table: savings by financial year and workstream against the budget.
 
     Input: the workstreams' year tables (:func:`workstream_years`, stacked); the financial years
-    to show. Output (wide): ``workstream, measure`` (``"Modelled saving"``, ``"Budgeted saving"``,
+    to show. Output (wide): ``workstream, measure`` (``"Modelled saving"``: the net saving after the
+    plan's own costs, ``"Budgeted saving"``,
     ``"Difference"``), one column per financial year and ``All years``; after each workstream's
     three rows come the ``All workstreams`` rows (sums of the rows above). Exact pounds.
     """
     y = years[years["financial_year"].isin(financial_years)]
-    measures = {"Modelled saving": "gross_saving", "Budgeted saving": "budgeted_saving", "Difference": "difference"}
+    measures = {"Modelled saving": "net_saving", "Budgeted saving": "budgeted_saving", "Difference": "difference"}
     names = list(dict.fromkeys(years["workstream"]))
     rows = []
     for name in [*names, "All workstreams"]:
@@ -589,22 +592,22 @@ def _and(items: Sequence[str]) -> str:
 
 
 def savings_chart(years: pd.DataFrame, financial_years: Sequence[str]):
-    """Stacked bars of modelled saving by financial year and workstream, with the budgeted total as a tick.
+    """Stacked bars of modelled net saving by financial year and workstream, with the budgeted total as a tick.
 
     Input: the stacked year tables (:func:`workstream_years`). Built from money totals only.
     """
     import altair as alt
 
     y = years[years["financial_year"].isin(financial_years)]
-    bars = (y.groupby(["financial_year", "workstream"], as_index=False)["gross_saving"].sum()
-             .assign(saving_m=lambda d: d["gross_saving"] / 1e6))
+    bars = (y.groupby(["financial_year", "workstream"], as_index=False)["net_saving"].sum()
+             .assign(saving_m=lambda d: d["net_saving"] / 1e6))
     budget = (y.groupby("financial_year", as_index=False)["budgeted_saving"].sum()
                 .assign(budget_m=lambda d: d["budgeted_saving"] / 1e6))
     x = alt.X("financial_year:N", title="Financial year (April to March)", sort=list(financial_years))
     stack = alt.Chart(bars).mark_bar().encode(
-        x=x, y=alt.Y("saving_m:Q", title="Saving (£ million)"), color=alt.Color("workstream:N", title="Workstream"),
+        x=x, y=alt.Y("saving_m:Q", title="Net saving (£ million)"), color=alt.Color("workstream:N", title="Workstream"),
         tooltip=[alt.Tooltip("workstream:N", title="Workstream"), alt.Tooltip("financial_year:N", title="Year"),
-                 alt.Tooltip("saving_m:Q", title="Modelled saving (£m)", format=",.2f")])
+                 alt.Tooltip("saving_m:Q", title="Modelled net saving (£m)", format=",.2f")])
     tick = alt.Chart(budget).mark_tick(color="black", thickness=3, size=40).encode(
         x=x, y="budget_m:Q", tooltip=[alt.Tooltip("financial_year:N", title="Year"),
                                       alt.Tooltip("budget_m:Q", title="Budgeted saving (£m)", format=",.2f")])
@@ -759,7 +762,7 @@ def read_years(path) -> pd.DataFrame:
 
 
 MEMBER_COLUMNS = {"financial_year": "Financial year", "months": "Months modelled", "investment": "Investment",
-                  "gross_saving": "Saving", "net_saving": "Net saving", "cumulative_net": "Cumulative net position",
+                  "gross_saving": "Gross saving", "net_saving": "Net saving", "cumulative_net": "Cumulative net position",
                   "cashable": "Cashable", "growth_avoidance": "Growth avoided", "budgeted_saving": "Budgeted saving",
                   "difference": "Saving less budget"}
 
