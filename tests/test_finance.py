@@ -36,7 +36,7 @@ def test_money_for_members():
     assert finance.money(2_994_000) == "£2.99m"
     assert finance.money(332_000) == "£332,000"
     assert finance.money(331_600) == "£332,000"      # nearest £1,000
-    assert finance.money(-1_234_567) == "-£1.23m"
+    assert finance.money(-1_234_567) == "\u2212\u2060£1.23m"      # minus sign joined to the pound sign
     assert finance.money(950) == "£950"
     assert finance.money(None) == "n/a"
 
@@ -200,6 +200,15 @@ def test_business_case_hand_worked():
     assert s["cashable_high"] == pytest.approx(0) and s["growth_avoidance_high"] == pytest.approx(96)
 
 
+def test_cost_by_financial_year_includes_the_plans_investment():
+    months, _, _ = finance.business_case(_monthly_hand_made())
+    table = finance.cost_by_year(finance.WorkstreamMoney(years=pd.DataFrame(), cases=pd.DataFrame(), months={"Plan": months}))
+    # baseline: 3 x 100 = 300 in 2026-27, 100 in 2027-28; plan: 3 x 80 + investment (55 + 5 + 5) = 305, then 80 + 5 = 85
+    assert table.to_dict("list") == {"plan": ["Baseline", "Baseline", "Plan", "Plan"],
+                                     "financial_year": ["2026-27", "2027-28", "2026-27", "2027-28"],
+                                     "months": [3, 1, 3, 1], "cost": [300.0, 100.0, 305.0, 85.0]}
+
+
 def test_placement_monthly_separates_investment_from_spend():
     dates = pd.DatetimeIndex(["2026-11-30", "2026-12-31"])
     base = pd.DataFrame({"date": np.repeat(dates, 2), "category": ["Fostering", "Home"] * 2, "provider_type": "External",
@@ -282,6 +291,10 @@ def test_chart_builds_from_money_totals():
     a = finance.workstream_years("Locality staffing", _years("a", fys, [12, 12], [1e6, 2e6]), {"2026-27": 1.5e6})
     spec = finance.savings_chart(a, fys).to_dict()
     assert len(spec["layer"]) == 2
+    bars = next(v for v in spec["datasets"].values() if v and "workstream" in v[0])
+    assert [round(b["saving_m"], 2) for b in bars] == [1.0, 2.0]                 # £ million of the net saving
+    members = finance.for_members(pd.DataFrame({"w": ["A", "A", "B"], "x": [1e6, -2e6, 5.0]}), ["x"], group_col="w")
+    assert members["w"].tolist() == ["A", "", "B"] and members["x"].tolist() == ["£1.00m", "\u2212\u2060£2.00m", "£5"]
 
 
 # --- config ----------------------------------------------------------------------------

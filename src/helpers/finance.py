@@ -49,6 +49,7 @@ ROLE_LABELS = {"social_workers": "Social workers", "family_support_workers": "Fa
                "senior_practitioners": "Senior practitioners", "team_managers": "Team managers"}
 LOCALITY_WORKSTREAM = "Locality staffing"
 DAYS_PER_YEAR = 365.25
+MINUS = "\u2212\u2060"   # minus sign + word joiner (no line break inside "-£1.2m")
 
 
 class FinanceConfigError(ValueError):
@@ -91,10 +92,14 @@ def fy_of(dates) -> pd.Series:
 
 
 def money(x: float | None) -> str:
-    """Pounds rounded for members: ``£2.99m``, ``£332,000`` (nearest £1,000), ``£950``; minus sign first."""
+    """Pounds rounded for members: ``£2.99m``, ``£332,000`` (nearest £1,000), ``£950``.
+
+    A negative amount starts with a minus sign (U+2212) joined to the pound sign by a word joiner
+    (U+2060), so a narrow table cell never breaks it from the number.
+    """
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
-    sign = "-" if x < 0 else ""
+    sign = MINUS if x < 0 else ""
     a = abs(float(x))
     if round(a / 1e6, 2) >= 1:
         return f"{sign}£{a / 1e6:,.2f}m"
@@ -515,7 +520,9 @@ def placement_monthly(base_cost: pd.DataFrame, scen_cost: pd.DataFrame, start, i
 
 YEAR_COLUMNS = ["workstream", "financial_year", "months", "one_off", "running", "investment", "gross_saving", "net_saving",
                 "cumulative_net", "cashable", "growth_avoidance", "gross_saving_low", "gross_saving_high",
+                "cashable_low", "cashable_high", "growth_avoidance_low", "growth_avoidance_high",
                 "budgeted_saving", "difference"]
+RANGED = ("gross_saving", "cashable", "growth_avoidance")
 
 
 def workstream_years(name: str, years: pd.DataFrame, budget: Mapping[str, float]) -> pd.DataFrame:
@@ -525,12 +532,13 @@ def workstream_years(name: str, years: pd.DataFrame, budget: Mapping[str, float]
     ``difference`` = net saving - budgeted saving (negative = short of the budget). Budgets are
     compared with the **net** saving (after the plan's own one-off and running costs), as the
     placement report's scenario savings are.
-    Without a range, ``gross_saving_low/high`` equal the gross saving.
+    Without a range, the ``_low``/``_high`` columns equal the central figures.
     """
     y = years.copy()
     for b in ("low", "high"):
-        if f"gross_saving_{b}" not in y.columns:
-            y[f"gross_saving_{b}"] = y["gross_saving"]
+        for c in RANGED:
+            if f"{c}_{b}" not in y.columns:
+                y[f"{c}_{b}"] = y[c]
     y["budgeted_saving"] = [float(budget.get(fy, 0.0)) * min(12, m) / 12 for fy, m in zip(y["financial_year"], y["months"])]
     y["difference"] = y["net_saving"] - y["budgeted_saving"]
     y.insert(0, "workstream", name)
@@ -611,14 +619,17 @@ def savings_chart(years: pd.DataFrame, financial_years: Sequence[str]):
     tick = alt.Chart(budget).mark_tick(color="black", thickness=3, size=40).encode(
         x=x, y="budget_m:Q", tooltip=[alt.Tooltip("financial_year:N", title="Year"),
                                       alt.Tooltip("budget_m:Q", title="Budgeted saving (£m)", format=",.2f")])
-    return stack + tick
+    return (stack + tick).properties(width=520, height=320).configure_legend(orient="bottom", columns=1, labelLimit=480)
 
 
-def for_members(table: pd.DataFrame, money_cols: Sequence[str]) -> pd.DataFrame:
-    """A copy with ``money_cols`` as rounded member text (:func:`money`)."""
+def for_members(table: pd.DataFrame, money_cols: Sequence[str], group_col: str | None = None) -> pd.DataFrame:
+    """A copy with ``money_cols`` as rounded member text (:func:`money`); with ``group_col``, a
+    value repeated from the row above is left blank so each group's name shows once."""
     out = table.copy()
     for c in money_cols:
         out[c] = out[c].map(money)
+    if group_col is not None:
+        out[group_col] = out[group_col].where(out[group_col] != out[group_col].shift(), "")
     return out
 
 
@@ -628,14 +639,17 @@ def for_members(table: pd.DataFrame, money_cols: Sequence[str]) -> pd.DataFrame:
 
 CASE_COLUMNS = ["workstream", "first_month", "last_month", "one_off", "running", "investment", "gross_saving",
                 "net_saving", "cashable", "growth_avoidance", "gross_saving_low", "gross_saving_high",
+                "cashable_low", "cashable_high", "growth_avoidance_low", "growth_avoidance_high",
                 "break_even", "months_to_break_even", "roi"]
 
 
 def case_row(name: str, summary: Mapping) -> dict:
-    """One row of a business-case table (:data:`CASE_COLUMNS`) from :func:`business_case`'s summary."""
+    """One row of a business-case table (:data:`CASE_COLUMNS`) from :func:`business_case`'s summary
+    (without a range, the ``_low``/``_high`` figures equal the central ones)."""
     row = {"workstream": name}
     for c in CASE_COLUMNS[1:]:
-        v = summary.get(c, summary.get("gross_saving") if c.startswith("gross_saving_") else None)
+        central = c.rsplit("_", 1)[0] if c.endswith(("_low", "_high")) else None
+        v = summary.get(c, summary.get(central) if central in RANGED else None)
         row[c] = v.date().isoformat() if isinstance(v, pd.Timestamp) else v
     return row
 
@@ -771,5 +785,26 @@ def years_for_members(years: pd.DataFrame) -> pd.DataFrame:
     """A year table with plain headings and pounds rounded for members."""
     cols = [c for c in MEMBER_COLUMNS if c in years.columns]
     lead = ["workstream"] if years["workstream"].nunique() > 1 else []
-    out = for_members(years[lead + cols], [c for c in cols if c not in ("financial_year", "months")])
+    out = for_members(years[lead + cols], [c for c in cols if c not in ("financial_year", "months")],
+                      group_col="workstream" if lead else None)
     return out.rename(columns={**MEMBER_COLUMNS, "workstream": "Workstream"})
+
+
+def cost_by_year(money_: "WorkstreamMoney") -> pd.DataFrame:
+    """Spend by financial year of the baseline and of each plan (the plan's spend plus its investment).
+
+    Output (long): ``plan`` (``"Baseline"`` then each workstream), ``financial_year``, ``months``, ``cost`` (£).
+    """
+    rows = []
+    first = True
+    for name, m in money_.months.items():
+        g = m.groupby("financial_year")
+        fys = list(dict.fromkeys(m["financial_year"]))
+        months = g.size().reindex(fys).to_numpy()
+        if first:
+            rows.append(pd.DataFrame({"plan": "Baseline", "financial_year": fys, "months": months,
+                                      "cost": g["baseline"].sum().reindex(fys).to_numpy()}))
+            first = False
+        rows.append(pd.DataFrame({"plan": name, "financial_year": fys, "months": months,
+                                  "cost": (g["plan"].sum() + g["investment"].sum()).reindex(fys).to_numpy()}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["plan", "financial_year", "months", "cost"])
