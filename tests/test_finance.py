@@ -326,3 +326,10 @@ def test_config_errors_name_the_key():
         finance.settings_from_config(cfg)
     with pytest.raises(finance.FinanceConfigError, match=r"\[finance\]"):
         finance.settings_from_config({})
+
+
+def test_a_budget_for_no_workstream_is_refused():
+    s = _settings(budgets={"Edge of care": {"2026-27": 1.0}, "Edge-of-care team": {"2026-27": 1.0}})
+    finance.check_budget_names(_settings(budgets={"Locality staffing": {}}), ["Locality staffing", "Edge-of-care team"])
+    with pytest.raises(finance.FinanceConfigError, match="Edge of care"):
+        finance.check_budget_names(s, ["Locality staffing", "Edge-of-care team"])

@@ -382,6 +382,14 @@ def settings_from_config(cfg: Mapping) -> FinanceSettings:
     )
 
 
+def check_budget_names(settings: FinanceSettings, workstreams: Sequence[str]) -> None:
+    """Refuse a ``[finance.budgets]`` entry that names no workstream (a typo would silently drop a budget)."""
+    unknown = [k for k in settings.budgets if k not in workstreams]
+    if unknown:
+        raise FinanceConfigError(f"finance.budgets: {unknown} match no workstream; the workstreams are {list(workstreams)} "
+                                 "(\"Locality staffing\" and each [[placements.scenarios]] name)")
+
+
 def budget_by_fy(settings: FinanceSettings, workstream: str, fallback=None, first_fy: str | None = None) -> dict[str, float]:
     """The budgeted saving by financial year of a workstream (£, savings positive).
 
@@ -415,7 +423,8 @@ def locality_monthly(proposed: pd.DataFrame, settings: FinanceSettings, start, *
     shares; today = today's establishment; plan = the proposed establishment x the same demand
     factor at the converted agency share of the month's financial year; all x (1 + pay
     inflation)^years x days / 365.25. Investment: one-off by financial year (in its first modelled
-    month), running cost a year (spread by days).
+    month; a one-off in a year before the modelling starts is spent already and not counted),
+    running cost a year (spread by days).
     """
     axis = month_axis(start, settings.horizon_years)
     cur = pd.DataFrame({"role": list(ROLES), "costed": [settings.current_posts[r] for r in ROLES]})
