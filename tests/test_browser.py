@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -106,7 +107,7 @@ def test_demo_run_pages_draw_offline(browser, demo_config, tmp_path):
     out = tmp_path / "reports"
     assert publish.main(["--config", str(demo_config), "--month", "2026-10", "--out", str(out)]) == 0
     pages = sorted((out / "2026-10").glob("*.html")) + [out / "index.html"]
-    assert len(pages) == 4
+    assert len(pages) == len(tomllib.loads(demo_config.read_text(encoding="utf-8"))["publish"]["reports"]) + 1
     for path in pages:
         result = open_offline(browser, path)
         assert result["errors"] == [], (path.name, result["errors"])
