@@ -333,3 +333,15 @@ def test_a_budget_for_no_workstream_is_refused():
     finance.check_budget_names(_settings(budgets={"Locality staffing": {}}), ["Locality staffing", "Edge-of-care team"])
     with pytest.raises(finance.FinanceConfigError, match="Edge of care"):
         finance.check_budget_names(s, ["Locality staffing", "Edge-of-care team"])
+
+
+def test_config_text_is_escaped_for_pages():
+    assert finance.md_text("<b>Team_A</b> *x* [y](z)") == "&lt;b&gt;Team\\_A&lt;/b&gt; \\*x\\* \\[y\\](z)"
+    fys = ["2026-27"]
+    a = finance.workstream_years("<i>Edge</i>", _years("a", fys, [12], [0.0]), {"2026-27": 10_000.0})
+    table = finance.savings_against_budget(a, fys)
+    assert "&lt;i&gt;Edge&lt;/i&gt;" in finance.headline(table, "2026-27", 12, markdown=True)
+    assert "<i>Edge</i>" in finance.headline(table, "2026-27", 12)          # plain text for summary.json
+    row = finance.case_row("<i>Edge</i>", {"investment": 0.0, "gross_saving": 0.0, "net_saving": 0.0, "cashable": 0.0,
+                                            "growth_avoidance": 0.0, "break_even": None, "roi": None})
+    assert finance.case_sentence(row).startswith("**&lt;i&gt;Edge&lt;/i&gt;**")

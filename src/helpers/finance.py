@@ -108,6 +108,15 @@ def money(x: float | None) -> str:
     return f"{sign}£{a:,.0f}"
 
 
+def md_text(text: str) -> str:
+    """Config or input text made safe to put inside Markdown on a page: HTML escaped and Markdown's
+    emphasis, link and code characters backslash-escaped, so it shows as typed."""
+    import html
+    import re
+
+    return re.sub(r"([\\`*_\[\]#|])", r"\\\1", html.escape(str(text), quote=False))
+
+
 def month_axis(start, horizon_years: float) -> pd.DataFrame:
     """Month ends after ``start`` to ``horizon_years`` ahead (as the placement forecast records).
 
@@ -581,13 +590,15 @@ def summary_years(first_fy: str, n: int) -> list[str]:
     return [fy_label(s + k) for k in range(n)]
 
 
-def headline(table: pd.DataFrame, fy: str, months: int) -> str:
+def headline(table: pd.DataFrame, fy: str, months: int, markdown: bool = False) -> str:
     """Plain-English headline for one financial year of :func:`savings_against_budget`.
 
     "£x of the £y budgeted for 2026-27 is supported by the modelled plans; the gap is in A (£a)
     and B (£b)." (or "...: the plans cover the budget"), naming workstreams short of budget,
-    largest gap first. ``months`` < 12 says which part of the year is modelled.
+    largest gap first. ``months`` < 12 says which part of the year is modelled. ``markdown=True``
+    escapes the workstream names (config text) for a page.
     """
+    name = md_text if markdown else str
     t = table.set_index(["workstream", "measure"])[fy]
     modelled, budget = t[("All workstreams", "Modelled saving")], t[("All workstreams", "Budgeted saving")]
     part = "" if months >= 12 else f" (the {months} months of the year still to come; the year's budget is pro-rated)"
@@ -596,7 +607,7 @@ def headline(table: pd.DataFrame, fy: str, months: int) -> str:
     gaps = sorted(((t[(w, "Difference")], w) for w in names if t[(w, "Difference")] < -0.5), key=lambda g: g[0])
     text = f"{money(supported)} of the {money(budget)} budgeted for {fy}{part} is supported by the modelled plans"
     if gaps:
-        text += "; the gap is in " + _and([f"{w} ({money(-d)} short)" for d, w in gaps]) + "."
+        text += "; the gap is in " + _and([f"{name(w)} ({money(-d)} short)" for d, w in gaps]) + "."
     else:
         text += "; every workstream's modelled saving covers its budget."
     if modelled > budget:
@@ -726,13 +737,13 @@ def case_sentence(row: Mapping) -> str:
     lo, hi = row.get("gross_saving_low"), row.get("gross_saving_high")
     if lo is not None and hi is not None and abs(hi - lo) > 0.5:
         rng = f" (range {money(min(lo, hi))} to {money(max(lo, hi))} with the forecast's uncertainty)"
-    return (f"**{row['workstream']}**: {money(row['investment'])} invested saves {money(row['gross_saving'])} gross{rng}, "
+    return (f"**{md_text(row['workstream'])}**: {money(row['investment'])} invested saves {money(row['gross_saving'])} gross{rng}, "
             f"{money(row['net_saving'])} net{roi_words}; {money(row['cashable'])} is cashable and "
             f"{money(row['growth_avoidance'])} avoids growth; it {when}.")
 
 
 def assumptions(settings: FinanceSettings, *, placement_inflation: float | None = None, demand_growth: float | None = None) -> list[str]:
-    """The assumptions the money figures rest on, as sentences for the page."""
+    """The assumptions the money figures rest on, as Markdown sentences for the page (config text escaped)."""
     out = [
         "Financial years run from April to March; the modelling starts the month after the data's as-at date, so the "
         "first year is usually part of a year and its budget is pro-rated to the months modelled.",
@@ -741,7 +752,7 @@ def assumptions(settings: FinanceSettings, *, placement_inflation: float | None 
         "Salary points, on-costs and agency premiums by role: " + "; ".join(
             f"{ROLE_LABELS[r].lower()} {money(c.salary)} + {c.on_costs:.0%} on-costs, agency {c.agency_premium:.0%} more"
             for r, c in settings.roles.items()) + ".",
-        f"Today's establishment and agency shares: {settings.current_source}.",
+        f"Today's establishment and agency shares: {md_text(settings.current_source)}.",
         f"The locality establishment is costed on whole {'posts' if settings.cost_basis == 'posts' else 'full-time equivalents'}, "
         f"less a vacancy factor of {settings.vacancy_factor:.0%} (posts vacant and not covered are not paid).",
         "Agency posts convert to employed ones along the trajectory "
