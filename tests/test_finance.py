@@ -345,3 +345,20 @@ def test_config_text_is_escaped_for_pages():
     row = finance.case_row("<i>Edge</i>", {"investment": 0.0, "gross_saving": 0.0, "net_saving": 0.0, "cashable": 0.0,
                                             "growth_avoidance": 0.0, "break_even": None, "roi": None})
     assert finance.case_sentence(row).startswith("**&lt;i&gt;Edge&lt;/i&gt;**")
+
+
+def test_run_file_reads_this_run_or_the_latest_published_month(tmp_path):
+    cfg = {"_root": tmp_path, "publish": {}}
+    run_dir = tmp_path / "build" / "2026-10"
+    (run_dir / "locality_sizing" / "tables").mkdir(parents=True)
+    (run_dir / "locality_sizing" / "tables" / "x.csv").write_text("a\n1\n")
+    # in a publishing run: the sibling report's folder of the same run
+    got = finance.run_file(cfg, str(run_dir / "savings_summary"), "locality_sizing", "tables/x.csv")
+    assert got == run_dir / "locality_sizing" / "tables" / "x.csv"
+    assert finance.run_file(cfg, str(run_dir / "savings_summary"), "placement_sufficiency", "tables/x.csv") is None
+    # interactive (no output_dir): the latest month under reports/
+    for month in ("2026-09", "2026-10"):
+        d = tmp_path / "reports" / month / "locality_sizing" / "tables"
+        d.mkdir(parents=True)
+        (d / "x.csv").write_text("a\n1\n")
+    assert finance.run_file(cfg, "", "locality_sizing", "tables/x.csv") == tmp_path / "reports" / "2026-10" / "locality_sizing" / "tables" / "x.csv"
