@@ -12,12 +12,11 @@ NOTEBOOK = REPO / "notebooks" / "placement_sufficiency.ipynb"
 
 
 @pytest.mark.slow
-def test_notebook_publishes_summary(demo_config, shared_data, tmp_path):
+def test_notebook_publishes_summary(demo_config, tmp_path):
     papermill = pytest.importorskip("papermill")
-    # The demo config names the DfE tables relative to the repository; point the copy at the shared data.
-    cfg = tmp_path / "configs" / "demo.toml"
-    cfg.parent.mkdir()
-    cfg.write_text(demo_config.read_text(encoding="utf-8").replace('"../shared/data/', f'"{shared_data.as_posix()}/'), encoding="utf-8")
+    # The demo config's DfE tables are "reference:NAME", the national snapshot bundled with the project,
+    # so this run never touches a folder beside the repository.
+    cfg = demo_config
     out = tmp_path / "out"
     papermill.execute_notebook(str(NOTEBOOK), str(tmp_path / "executed.ipynb"), cwd=str(REPO / "notebooks"),
                                parameters={"config_path": str(cfg), "output_dir": str(out), "n_draws": 50},
@@ -46,3 +45,9 @@ def test_notebook_publishes_summary(demo_config, shared_data, tmp_path):
         assert "child_id" not in text and "pl_post" not in text and "home_post" not in text, csv.name
     assert (out / "tables" / "scenario_savings.csv").is_file() and (out / "tables" / "backtest.csv").is_file()
     assert (out / "attribution.json").is_file()
+    assert "dfe_snapshot" in (out / "attribution.json").read_text(encoding="utf-8")
+    assert s["england_year"] == 2025 and s["england_pct_over_20_miles"] == 22.0   # DfE 31 March 2025, England
+    bench = (out / "tables" / "benchmarks_england.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert "region_2025" in bench and "statistical_neighbours_median_2025" in bench
+    rates = (out / "tables" / "benchmarks_cla_rate.csv").read_text(encoding="utf-8")
+    assert "England" in rates and "East Midlands" in rates and "Statistical neighbours (median of" in rates

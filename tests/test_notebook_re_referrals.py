@@ -9,19 +9,19 @@ import pandas as pd
 import pytest
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "re_referrals.ipynb"
-C1 = "dfe/c1_children_in_need_referrals_and_rereferrals_2013_to_2025.csv"
 RATE_KEYS = ("rereferral_rate", "child_rereferral_rate", "rate_dfe", "rate_days_365", "rate_window_6m",
              "rate_window_24m", "rate_from_closure", "rate_excluding_nfa", "rate_duplicates_collapsed",
              "rate_excluding_open")
 
 
 @pytest.mark.slow
-def test_re_referrals_notebook_publishes(demo_config, shared_data, tmp_path):
+def test_re_referrals_notebook_publishes(demo_config, tmp_path):
+    """Benchmarks come from the national snapshot bundled with the project (config "reference:dfe_c1"),
+    so this run never touches a folder beside the repository."""
     papermill = pytest.importorskip("papermill")
     out_dir = tmp_path / "published"
     papermill.execute_notebook(str(NOTEBOOK), str(tmp_path / "executed.ipynb"),
-                               parameters={"config_path": str(demo_config), "output_dir": str(out_dir),
-                                           "dfe_c1": str(shared_data / C1)},
+                               parameters={"config_path": str(demo_config), "output_dir": str(out_dir)},
                                cwd=str(NOTEBOOK.parent), kernel_name="python3")
     summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
     for key in ("title", "period_start", "period_end", "data_as_at", "referrals", "rereferrals",
@@ -38,6 +38,14 @@ def test_re_referrals_notebook_publishes(demo_config, shared_data, tmp_path):
     # the demo's front-door artefact adds near-duplicates: collapsing them lowers the rate
     assert summary["rate_duplicates_collapsed"] < summary["rate_dfe"]
     assert summary["england_rereferral_rate"] == pytest.approx(0.226)  # C1 2024-25, the latest published
+    bench = pd.read_csv(out_dir / "tables" / "benchmarks.csv")
+    latest = set(bench.loc[bench["time_period"] == 2025, "comparator"])
+    assert {"England", "East Midlands", "Statistical neighbours (median of 10)"} <= latest
+    attribution = json.loads((out_dir / "attribution.json").read_text(encoding="utf-8"))
+    assert "dfe_snapshot" in [a["key"] for a in attribution]
+    page = (tmp_path / "executed.ipynb").read_text(encoding="utf-8")
+    assert "Statistical neighbours (from the council config): Derby, Leicester" in page
+    assert "not the DfE statistical neighbour list of any council" in page
     sens = pd.read_csv(out_dir / "tables" / "definition_sensitivity.csv")
     assert len(sens) == 8 and sens["definition"].iloc[0] == "dfe"
     for name in ("ward_funnel", "by_previous_outcome", "time_to_rereferral", "monthly_recording_view"):

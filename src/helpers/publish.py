@@ -59,6 +59,7 @@ from typing import Any
 
 import helpers
 from helpers import config as config_module
+from helpers import safe_output
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
@@ -296,6 +297,8 @@ def guard_build(month_dir: Path, found: Identifiers, pages: dict[str, str]) -> l
         rel = path.relative_to(month_dir).as_posix()
         if path.suffix == ".csv":
             findings += scan_csv(path, rel, found)
+            findings += [Finding(rel, "spreadsheet formula", f"line {line}, column {col}: {value[:40]!r}")
+                         for line, col, value in safe_output.csv_formula_cells(path)]
         elif path.suffix == ".json" and path.name != "manifest.json":
             findings += scan_text(path.read_text(encoding="utf-8"), rel, found)
         elif path.suffix == ".ipynb":
@@ -469,6 +472,13 @@ def prepare_notebook(nb: Any, name: str) -> int:
                     raise PublishError(f"{name}: cell {index + 1} shows a chart without a description: use charts.show(chart, description=...)")
                 for key in ("application/javascript", "text/javascript"):
                     data.pop(key, None)
+                if "text/markdown" in data:
+                    # Report Markdown never carries raw HTML: any tag in it came from input or
+                    # config text, so it is shown as text, never rendered (safety net behind
+                    # helpers.safe_output.esc).
+                    md = data["text/markdown"]
+                    md = "".join(md) if isinstance(md, list) else str(md)
+                    data["text/markdown"] = md.replace("<", "&lt;")
                 if output.get("output_type") in ("display_data", "execute_result") and not data:
                     continue
                 outputs.append(output)
@@ -623,6 +633,19 @@ def input_files(cfg: dict[str, Any]) -> list[Path]:
                 files.extend(p for p in sorted(value.rglob("*")) if p.is_file())
             elif value.is_file():
                 files.append(value)
+    # benchmark tables named in report sections: a path or "reference:NAME" (the bundled snapshot)
+    from helpers import reference
+
+    for section, keys in (("rereferrals", ("dfe_c1",)),
+                          ("placements", ("dfe_numbers", "dfe_characteristics", "dfe_stability", "dfe_new_placements"))):
+        for key in keys:
+            value = cfg.get(section, {}).get(key, "")
+            try:
+                path = reference.resolve(value, cfg["_root"]) if isinstance(value, str) else None
+            except KeyError:
+                path = None
+            if path is not None and path.is_file() and path not in files:
+                files.append(path)
     return files
 
 
