@@ -362,3 +362,13 @@ def test_run_file_reads_this_run_or_the_latest_published_month(tmp_path):
         d.mkdir(parents=True)
         (d / "x.csv").write_text("a\n1\n")
     assert finance.run_file(cfg, "", "locality_sizing", "tables/x.csv") == tmp_path / "reports" / "2026-10" / "locality_sizing" / "tables" / "x.csv"
+
+
+def test_names_read_back_from_a_published_csv_are_the_configs(tmp_path):
+    # the CSV writer neutralises "=X" as "'=X"; reading it back with the config's names restores "=X"
+    fys = ["2026-27"]
+    y = finance.workstream_years("=HYPERLINK(1)", _years("a", fys, [12], [5.0]), {})
+    path = tmp_path / "y.csv"
+    y.assign(workstream="'" + y["workstream"]).to_csv(path, index=False)
+    assert finance.read_years(path, ["=HYPERLINK(1)", "Other"])["workstream"].tolist() == ["=HYPERLINK(1)"]
+    assert finance.read_years(path)["workstream"].tolist() == ["'=HYPERLINK(1)"]

@@ -786,9 +786,21 @@ def run_file(cfg: Mapping, output_dir: str, report: str, name: str):
     return p
 
 
-def read_years(path) -> pd.DataFrame:
-    """A published ``*_savings_by_year.csv`` (exact pounds) back as a year table."""
-    y = pd.read_csv(path, dtype={"workstream": str, "financial_year": str})
+def restore_names(df: pd.DataFrame, names: Sequence[str], col: str = "workstream") -> pd.DataFrame:
+    """Workstream names as the config gives them, from a published CSV: the CSV writer puts an
+    apostrophe before text a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``)."""
+    from helpers.safe_output import neutralise_cell
+
+    back = {neutralise_cell(n): n for n in names}
+    out = df.copy()
+    out[col] = out[col].map(lambda v: back.get(v, v))
+    return out
+
+
+def read_years(path, names: Sequence[str] = ()) -> pd.DataFrame:
+    """A published ``*_savings_by_year.csv`` (exact pounds) back as a year table (workstream names
+    restored with :func:`restore_names` when ``names`` are given)."""
+    y = restore_names(pd.read_csv(path, dtype={"workstream": str, "financial_year": str}), names)
     lacking = [c for c in YEAR_COLUMNS if c not in y.columns]
     if lacking:
         raise ValueError(f"{path}: not a savings-by-year table (lacks {lacking})")
