@@ -84,6 +84,17 @@ def test_locality_notebook_publishes(demo_config, tmp_path):
     start, end = rr.collection_year_bounds(int(cin.referrals["collection_year"].max()) - 1)
     table = rr.breakdown(flags, "locality", start, end)
     assert set(localities["locality_name"]) <= set(table["locality"])
+    # the lead names the 12 months to the run month; today's teams are shown beside the localities
+    page = (tmp_path / "executed.ipynb").read_text(encoding="utf-8")
+    assert "In the 12 months to October 2026, the council received" in page
+    assert (summary["latest_12m_start"], summary["latest_12m_end"]) == ("2025-11-01", "2026-10-31")
+    assert summary["latest_12m_referrals"] > 1000
+    teams = pd.read_csv(out_dir / "tables" / "current_team_caseloads.csv", dtype=str)
+    assert list(teams.columns) == ["team", "children_in_need", "child_protection", "looked_after", "children"]
+    assert teams["team"].iloc[-1] == "All teams" and len(teams) >= 6
+    # the demo's small disabled children's team holds fewer children than the threshold in some lists: hidden
+    assert (teams == "c").any().any()
+    assert "Workers are not shown" in page
 
 
 def rook_pieces(polygons, locality_of, links=None) -> dict:

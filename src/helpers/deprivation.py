@@ -239,4 +239,6 @@ def file_vintage(path: str | Path) -> int | None:
         finally:
             wb.close()
         return None
-    return detect_vintage(pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
+    from helpers.input_checks import read_reference_csv   # clear errors for Latin-1, workbooks saved as .csv
+
+    return detect_vintage(read_reference_csv(path, "an IoD CSV (File 7 or the combined CSV)", nrows=0).columns)

@@ -1907,7 +1907,9 @@ def plan_statement(plan: SplitPlan, ward_names: pd.Series, *, reach: dict | None
                        + (f" (no grouping of whole wards can do better than {plan.whole_ward_bound:.2f})."
                           if plan.whole_ward_bound > t else "."))
     if len(plan.split_wards):
-        rows = [f"{ward_names.get(r.ward_code, r.ward_code)} (between {r.n_localities} localities: {r.reason})"
+        from helpers.safe_output import esc   # ward names come from the ONS lookup: shown literally
+
+        rows = [f"{esc(ward_names.get(r.ward_code, r.ward_code))} (between {r.n_localities} localities: {esc(r.reason)})"
                 for r in plan.split_wards.itertuples()]
         n_w = int(ward_names.index.isin(plan.lsoa_assignment["ward_code"]).sum()) or len(ward_names)
         why = ("the fewest the search needed to reach the target" if plan.meets_target

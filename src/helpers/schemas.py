@@ -300,6 +300,7 @@ SSDA903_HEADER = pa.DataFrameSchema({
     "child_id": pa.Column(STR),
     "sex": pa.Column(object, _codes(codes.SEX_903), nullable=True),
     "birth_month": pa.Column(_DT, nullable=True),
+    "date_of_birth": pa.Column(_DT, nullable=True, required=False),
     "ethnicity": pa.Column(object, _codes(codes.ETHNICITY_CODES), nullable=True),
     "collection_year": pa.Column(int),
 }, checks=[_unique(["child_id"])], strict=True, ordered=True, name="903 header")

@@ -109,7 +109,7 @@ OTHER_903_MARKERS = ("IN_TOUCH", "CONVICTED", "REVIEW", "DATE_INT", "DATE_PLACED
 DATE_COLUMNS = {"header": ("DOB", "MC_DOB"), "episodes": ("DECOM", "DEC"), "uasc": ("DOB", "DUC"),
                 "missing": ("MIS_START", "MIS_END")}
 
-HEADER_COLUMNS = ["child_id", "sex", "birth_month", "ethnicity", "collection_year"]
+HEADER_COLUMNS = ["child_id", "sex", "birth_month", "date_of_birth", "ethnicity", "collection_year"]
 EPISODE_COLUMNS = ["child_id", "decom", "rne", "ls", "cin", "place", "place_provider", "dec", "rec",
                    "reason_place_change", "home_post", "pl_post", "urn", "collection_year", "source_file"]
 UASC_COLUMNS = ["child_id", "sex", "birth_month", "duc"]
@@ -374,10 +374,11 @@ def _header(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
     late = rc.repair(dob > ref, "DOB after the collection's reference date: set to missing", "DOB", df["DOB"])
     dob = dob.where(~late)
     df["birth_month"] = to_month(dob)
+    df["date_of_birth"] = dob  # exact ages (forecast start stock on any date); never published
     kept = rc.finish()
     out = pd.DataFrame({
         "child_id": kept["CHILD"].astype(str), "sex": kept["SEX"], "birth_month": kept["birth_month"],
-        "ethnicity": kept["ETHNIC"], "collection_year": kept["_year"].astype(int),
+        "date_of_birth": kept["date_of_birth"], "ethnicity": kept["ETHNIC"], "collection_year": kept["_year"].astype(int),
     })
     return out.reset_index(drop=True)
 
