@@ -227,7 +227,7 @@ def run_scheduled(reports: list[str], start: Callable[[str], dict[str, Any]],
     """Run ``start(name)`` for every report (at most ``plan.workers`` at once, dependencies
     first, memory permitting), then ``finish(name, outcome)`` in this thread as each one
     ends. Log lines come out in the order of ``reports``. Returns the order reports started
-    in. The first failure (in the order of ``reports``) is raised after the others stopped."""
+    in. The first failure is raised once the notebooks still running have been stopped."""
     from helpers.publish import PublishError
 
     missing = {r: sorted(d - set(reports)) for r, d in plan.after.items() if d - set(reports)}
@@ -273,6 +273,10 @@ def run_scheduled(reports: list[str], start: Callable[[str], dict[str, Any]],
             for name in [n for n, (f, _) in running.items() if f in done]:
                 future, at = running.pop(name)
                 lines = [f"  running {name}.ipynb (started {at})"]
+                if failures:  # stopped because another report failed: not a failure of its own
+                    lines.append(f"  {name}: stopped (another report failed)")
+                    blocks[name] = lines
+                    continue
                 try:
                     lines += finish(name, future.result())
                     finished.add(name)
@@ -288,6 +292,5 @@ def run_scheduled(reports: list[str], start: Callable[[str], dict[str, Any]],
             flush()
     flush()
     if failures:
-        first = next(r for r in reports if r in failures)
-        raise failures[first]
+        raise next(iter(failures.values()))  # the first to fail; the others were stopped because of it
     return started_order
