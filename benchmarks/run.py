@@ -117,7 +117,8 @@ def run(args) -> int:
         return max(1, min(args.repeats, args.repeats_national)) if (long and s >= NATIONAL) else args.repeats
 
     # ---- 1. CIN census read vs bare iterparse
-    for s in ok_scales:
+    sections = set(args.sections)
+    for s in ok_scales if "cin" in sections else []:
         extra = ["--one-year-from", f"{args.cin_one_year_from:g}"]
         bare = b.step("cin_bare", s, reps(s, True), extra, "CIN bare iterparse")
         read = b.step("cin_read", s, reps(s, True), extra, "CIN read_cin_census")
@@ -131,7 +132,7 @@ def run(args) -> int:
               "<= 2x bare", ratio <= 2.0 if not math.isnan(ratio) else False)
 
     # ---- 2. Re-referral flags and rates vs DuckDB
-    for s in ok_scales:
+    for s in ok_scales if "rereferral" in sections else []:
         check = b.step("rereferral_check", s, 1, label="re-referral flags: bundle vs DuckDB (identical?)")
         if check.ok and not check.extra.get("identical", False) or check.returncode == 3:
             b.mismatch = True
@@ -162,7 +163,7 @@ def run(args) -> int:
             b.row("Re-referral, rows shuffled (DuckDB SQL)", f"{s:g}", duck_s, "same shuffled frame")
 
     # ---- 3. Placement forecast
-    for s in ok_scales:
+    for s in ok_scales if "forecast" in sections else []:
         r = b.step("forecast", s, args.repeats, label="placement forecast, 5 years")
         is_nat = s >= NATIONAL
         b.row("Placement forecast 5 years (fit + project)", f"{s:g}", r,
@@ -171,7 +172,7 @@ def run(args) -> int:
               "< 10 s" if is_nat else "", (r.median_seconds < 10) if is_nat and r.ok else None)
 
     # ---- 4. Locality grouping
-    for n in args.blocks:
+    for n in args.blocks if "locality" in sections else []:
         g = run_step("prepare_geography", n, 1, timeout=args.timeout)
         if not g.ok:
             b.failures.append(f"prepare_geography {n} failed")
@@ -183,7 +184,7 @@ def run(args) -> int:
 
     # ---- 5. Monthly publish run, against its anchor: papermill running three trivial notebooks
     publish_cmd = ""
-    if not args.skip_publish:
+    if not args.skip_publish and "publish" in sections:
         p = run_step("prepare_publish", 1, 1, timeout=args.timeout)
         if not p.ok:
             b.failures.append("prepare_publish failed")
@@ -302,6 +303,9 @@ def main(argv=None) -> int:
                    help="from this scale on the CIN read uses only the latest complete year's file (default 10)")
     p.add_argument("--blocks", nargs="+", type=int, default=[300, 1000], help="locality building blocks (default 300 1000)")
     p.add_argument("--skip-publish", action="store_true", help="leave out the publish run")
+    p.add_argument("--sections", nargs="+", default=["cin", "rereferral", "forecast", "locality", "publish"],
+                   choices=["cin", "rereferral", "forecast", "locality", "publish"],
+                   help="which parts to measure (default: all); with fewer, use --no-readme or the README table loses rows")
     p.add_argument("--quick", action="store_true", help="scales 1 and 10 only (development)")
     p.add_argument("--no-readme", action="store_true", help="do not rewrite the README table")
     p.add_argument("--timeout", type=int, default=1500, help="seconds allowed per run of a step")
