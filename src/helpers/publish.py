@@ -733,9 +733,16 @@ def publish(
         threshold = publish_cfg["suppression_threshold"]
         council = cfg["council"]["la_name"]
         log(f"Publishing {month} for {council}: {', '.join(reports)} -> {out / month}")
-        t0 = time.perf_counter()
-        found = collect_identifiers([v for v in cfg["data"].values() if isinstance(v, Path)])
-        log(f"  guard: {len(found.ids)} identifiers and {len(found.dobs)} dates of birth from {found.files_scanned} input files ({time.perf_counter() - t0:.1f} s)")
+        # What the guard looks for is gathered while the notebooks run (it is needed only at the end).
+        import concurrent.futures
+
+        def gather() -> tuple[Identifiers, float]:
+            t0 = time.perf_counter()
+            return collect_identifiers([v for v in cfg["data"].values() if isinstance(v, Path)]), time.perf_counter() - t0
+
+        guard_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        found_future = guard_pool.submit(gather)
+        guard_pool.shutdown(wait=False)
 
         results: dict[str, Any] = {}
         pages_for_scan: dict[str, str] = {}
@@ -825,6 +832,8 @@ def publish(
         scheduling.run_scheduled(reports, start, finish, plan, log)
         results = {name: results[name] for name in reports}  # manifest in [publish] order
 
+        found, guard_seconds = found_future.result()
+        log(f"  guard: {len(found.ids)} identifiers and {len(found.dobs)} dates of birth from {found.files_scanned} input files ({guard_seconds:.1f} s, while the notebooks ran)")
         findings = guard_build(staged, found, {k: v for k, v in pages_for_scan.items()})
         if findings:
             shown = "\n".join(f"  - {f}" for f in findings[:50])
