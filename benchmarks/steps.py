@@ -470,6 +470,26 @@ def prepare_publish_national(scale: float = 150.0) -> dict:
     return info
 
 
+def step_locality_sweep(n_blocks: int, warm: bool) -> None:
+    """Balance sweep 12..30 localities on one graph: a fresh partition per number (anchor) or each
+    warm-started from its neighbour's (``locality.sweep_plans``), same restarts."""
+    from helpers import locality
+
+    with open(geography_cache(n_blocks), "rb") as fh:
+        d = pickle.load(fh)
+    graph, workload = d["graph"], d["workload"]
+    ks = list(range(12, 31))
+    before = rss_mb()
+    t0 = time.perf_counter()
+    if warm:
+        sweep = locality.sweep_plans(graph, workload, ks, seed=0, restarts=4)
+    else:
+        sweep = locality.sweep_localities(graph, workload, ks, seed=0)
+    seconds = time.perf_counter() - t0
+    emit(seconds, before, blocks=n_blocks, counts=len(ks), worst_ratio=float(sweep["ratio_max_min"].max()),
+         mean_ratio=float(sweep["ratio_max_min"].mean()), all_contiguous=bool(sweep["all_contiguous"].all()))
+
+
 BARE_NOTEBOOK = {
     "cells": [
         {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "execution_count": None, "outputs": [],
@@ -621,6 +641,8 @@ def main(argv=None) -> None:
         step_forecast(s)
     elif a.step == "locality":
         step_locality(int(s))
+    elif a.step in ("locality_sweep_fresh", "locality_sweep_warm"):
+        step_locality_sweep(int(s), warm=a.step.endswith("warm"))
     elif a.step == "publish":
         step_publish(a.run_index, a.config, a.cache)
     elif a.step == "papermill_bare":
