@@ -225,10 +225,12 @@ def test_published_summaries_identical_with_and_without_cache(demo_config, tmp_p
     cfg = config.load_config(demo_config)
     d = cfg["data"]
     for reader, arg in [(cin_census.read_cin_census, d["cin_census"]), (ssda903.read_ssda903, d["ssda903"]),
-                        (case_extracts.read_address_extract, d["addresses"]), (geography.read_iod, d["iod"]),
+                        (case_extracts.read_address_extract, d["addresses"]),
                         (geography.read_lsoa_ward_lookup, d["lsoa_ward_lookup"]), (geography.read_lsoa_population, d["population"]),
                         (geography.read_boundaries, d["ward_boundaries"]), (geography.read_boundaries, d["lsoa_boundaries"])]:
         input_cache.load(cfg, reader, arg)
+    # the notebooks' exact calls (same arguments, same keys)
+    input_cache.load(cfg, geography.read_iod, d["iod"], edition=cfg.get("geography", {}).get("iod_edition"))
     input_cache.load(cfg, postcodes.read_postcode_directory, d["postcode_directory"])
     input_cache.load(cfg, postcodes.read_postcode_directory, d["postcode_directory"], None)
     stored = {p.name for p in cache.iterdir() if p.is_dir() and not p.name.startswith(".")}
