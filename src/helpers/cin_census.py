@@ -12,6 +12,10 @@ only, and the rules below are numpy masks; each table is built once. Personal de
 degraded on read: date of birth to month; LAchildID and UPN values go only to
 ``identifiers`` (for the publish guard).
 
+Specification year. Each file's collection year (below) names the specification it is read
+with (``helpers.specs.cin_spec``; years before 2021-22 or after 2026-27 use the nearest covered
+year); the ledger records it per file (``Ledger.specs()``), with how sex was coded.
+
 Files that cannot be read at all raise one :class:`helpers.ledger.ReaderError` naming file,
 line/element, field and expectation: empty file, not XML / malformed XML (with the parser's
 line), root element not ``<Message>``, ``Collection`` other than ``CIN``, no usable collection
@@ -23,7 +27,10 @@ row = line of the element). Applied in this order; a row is excluded by the firs
 
 children
   * LAchildID missing -> excluded (its CINdetails are excluded too)
-  * GenderCurrent not 0/1/2/9 -> repaired: set to ``0`` (not recorded)
+  * sex is read from ``<Sex>`` (M/F/U, the specification from 2024-25) or ``<GenderCurrent>``
+    (0/1/2/9, to 2023-24) and mapped to the analysis vocabulary M/F/U (1->M, 2->F, 0 and 9->U,
+    ``helpers.specs``). A value in the other year's form (e.g. ``<GenderCurrent>`` in a 2025-26
+    file) -> repaired: mapped, reported; missing or no code of any year -> repaired: set to U
   * Ethnicity not a CIN code -> repaired: set to missing
   * PersonBirthDate not a date, or after the reference date -> repaired: set to missing
     (ExpectedPersonBirthDate is used when PersonBirthDate is absent: unborn children)
@@ -68,7 +75,7 @@ import numpy as np
 import pandas as pd
 from lxml import etree
 
-from helpers import codes
+from helpers import codes, specs
 from helpers.ledger import Ledger, ReaderError, resolve_input_files
 from helpers.schemas import clean_text, validate
 
@@ -161,8 +168,8 @@ class _Raw:
     """Column lists for one run (all files), plus one block per file read."""
 
     def __init__(self) -> None:
-        self.ch = {k: [] for k in ("child_id", "upn", "former_upn", "dob", "edob", "sex", "ethnicity",
-                                   "disabilities", "_row")}
+        self.ch = {k: [] for k in ("child_id", "upn", "former_upn", "dob", "edob", "sex", "gender",
+                                   "ethnicity", "disabilities", "_row")}
         self.ref = {k: [] for k in ("child_id", "referral_date", "referral_source", "primary_need",
                                     "closure_date", "closure_reason", "referral_nfa", "_row", "_child_row")}
         self.ass = {k: [] for k in ("_ref", "_row", "start", "auth", "factors")}
@@ -200,8 +207,8 @@ def _parse_file(path: Path, raw: _Raw) -> None:
     leaf: dict[str, tuple[dict, str]] = {}
     for rec, pairs in (
         (c_rec, (("LAchildID", "child_id"), ("UPN", "upn"), ("FormerUPN", "former_upn"),
-                 ("PersonBirthDate", "dob"), ("ExpectedPersonBirthDate", "edob"), ("GenderCurrent", "sex"),
-                 ("Ethnicity", "ethnicity"))),
+                 ("PersonBirthDate", "dob"), ("ExpectedPersonBirthDate", "edob"), ("GenderCurrent", "gender"),
+                 ("Sex", "sex"), ("Ethnicity", "ethnicity"))),
         (r_rec, (("CINreferralDate", "referral_date"), ("ReferralSource", "referral_source"),
                  ("PrimaryNeedCode", "primary_need"), ("CINclosureDate", "closure_date"),
                  ("ReasonForClosure", "closure_reason"), ("ReferralNFA", "referral_nfa"))),
@@ -221,9 +228,9 @@ def _parse_file(path: Path, raw: _Raw) -> None:
     # every element the walk acts on; all others are skipped inside lxml
     wanted = tuple(leaf) + tuple(sub_kind) + (t_fac, t_cin, t_dis, t_icpc)
     disabilities: list = []
-    ch_id, ch_upn, ch_fupn, ch_dob, ch_edob, ch_sex, ch_eth, ch_dis, ch_row = (
-        ch["child_id"], ch["upn"], ch["former_upn"], ch["dob"], ch["edob"], ch["sex"], ch["ethnicity"],
-        ch["disabilities"], ch["_row"])
+    ch_id, ch_upn, ch_fupn, ch_dob, ch_edob, ch_sex, ch_gender, ch_eth, ch_dis, ch_row = (
+        ch["child_id"], ch["upn"], ch["former_upn"], ch["dob"], ch["edob"], ch["sex"], ch["gender"],
+        ch["ethnicity"], ch["disabilities"], ch["_row"])
     r_child, r_rd, r_rs, r_pn, r_cd, r_rc, r_nfa, r_row, r_crow = (
         ref["child_id"], ref["referral_date"], ref["referral_source"], ref["primary_need"], ref["closure_date"],
         ref["closure_reason"], ref["referral_nfa"], ref["_row"], ref["_child_row"])
@@ -328,6 +335,7 @@ def _parse_file(path: Path, raw: _Raw) -> None:
             ch_dob.append(c_rec.get("dob"))
             ch_edob.append(c_rec.get("edob"))
             ch_sex.append(c_rec.get("sex"))
+            ch_gender.append(c_rec.get("gender"))
             ch_eth.append(c_rec.get("ethnicity"))
             ch_dis.append(";".join([(d or "").strip() for d in disabilities]) if disabilities else "")
             ch_row.append(el.sourceline)
@@ -585,6 +593,53 @@ class _Rules:
         return np.flatnonzero(self.alive)
 
 
+def _sex(ch: dict, year: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sex per child in the analysis vocabulary (M/F/U) from ``<Sex>`` or ``<GenderCurrent>``.
+
+    Returns (values, in another year's form, not a code). The form expected is the file's
+    specification year's (``specs.cin_spec``): ``<GenderCurrent>`` 0/1/2/9 to 2023-24,
+    ``<Sex>`` M/F/U from 2024-25. A value in the other form (element or codes) is mapped and
+    reported; a value that is no code of any year is set to U and reported.
+    """
+    n = len(year)
+    sex_t, gen_t = _Text(ch["sex"]), _Text(ch["gender"])
+    sex_v = sex_t.take([specs.sex_to_analysis(u) for u in sex_t.uniques], None, object)
+    gen_v = gen_t.take([specs.sex_to_analysis(u) for u in gen_t.uniques], None, object)
+    sex_new = sex_t.take([str(u).strip().upper() in specs.SEX_CODES for u in sex_t.uniques], False, bool)
+    gen_old = gen_t.take([str(u).strip() in specs.CIN_GENDER_OLD for u in gen_t.uniques], False, bool)
+    has_sex = ~sex_t.is_none()
+    value = np.where(has_sex, sex_v, gen_v) if n else np.empty(0, dtype=object)
+    bad = np.equal(value, None)
+    new_year = year >= specs.SEX_MFU_FROM
+    in_form = np.where(new_year, has_sex & sex_new, ~has_sex & gen_old)
+    wrong_form = ~bad & ~in_form
+    value = value.astype(object)
+    value[bad] = None
+    return value, wrong_form, bad
+
+
+def _note_specs(ctx: "_Context", file_idx: np.ndarray, ch: dict) -> None:
+    """Record in the ledger the specification year recognised for each file, with how sex is coded."""
+    has_sex = ~_Text(ch["sex"]).is_none()
+    has_gen = ~_Text(ch["gender"]).is_none()
+    n_sex = np.bincount(file_idx[has_sex], minlength=len(ctx.fnames))
+    n_gen = np.bincount(file_idx[has_gen], minlength=len(ctx.fnames))
+    for i, fname in enumerate(ctx.fnames):
+        year = int(ctx.raw.files[fname][0])
+        spec = specs.spec_year(year)
+        expected = "Sex" if spec >= specs.SEX_MFU_FROM else "GenderCurrent"
+        parts = [f"{specs.year_label(spec)} CIN census specification"
+                 + (" (draft)" if spec in specs.DRAFT_YEARS else "")]
+        if spec != year:
+            parts.append(f"collection year {specs.year_label(year)} is outside the years covered: read with "
+                         f"the nearest ({specs.year_label(spec)})")
+        found = [f"<{e}> x{int(c[i])}" for e, c in (("Sex", n_sex), ("GenderCurrent", n_gen)) if c[i]]
+        other = n_gen[i] if expected == "Sex" else n_sex[i]
+        if other:
+            parts.append(f"sex expected as <{expected}>; found " + ", ".join(found) + " (mapped, see repairs)")
+        ctx.ledger.note_spec(fname, "CIN census", year, spec, "; ".join(parts))
+
+
 def _block_arrays(raw: _Raw, fidx: dict, which: int) -> tuple[np.ndarray, np.ndarray]:
     """(file index, collection year) per row of children (which=2) or referrals (which=3)."""
     counts = [b[which] for b in raw.blocks]
@@ -615,8 +670,8 @@ def _children(raw: _Raw, ctx: _Context, fidx: dict) -> pd.DataFrame:
     rc = _Rules(ctx, "children", file_idx, np.asarray(ch["_row"], dtype=np.int64))
     cid_t = _Text(ch["child_id"]).clean(())
     cid = cid_t.values()
-    sex_c = _Text(ch["sex"]).clean(codes.GENDER_CODES)
-    sex = sex_c.values()
+    sex, sex_wrong_form, sex_bad = _sex(ch, year)
+    _note_specs(ctx, file_idx, ch)
     eth_c = _Text(ch["ethnicity"]).clean(codes.ETHNICITY_CODES)
     eth = eth_c.values()
     dob_t = _Text(ch["dob"])
@@ -633,9 +688,15 @@ def _children(raw: _Raw, ctx: _Context, fidx: dict) -> pd.DataFrame:
     latest = _latest_year([cid_code], year, alive)
     superseded = alive & (year < latest)
     rc.exclude(superseded, SUPERSEDED, "LAchildID", lambda m: _obj([f"later year: {y}" for y in latest[m]]))
-    hit = rc.repair(sex_c.not_in(codes.GENDER_CODES) | sex_c.is_none(),
-                    "sex code not recognised: set to 0 (not recorded)", "GenderCurrent", sex)
-    sex[hit] = "0"
+    sex_field = _obj(["Sex" if y >= specs.SEX_MFU_FROM else "GenderCurrent" for y in year])
+    raw_sex = _obj([s if s is not None else g for s, g in zip(ch["sex"], ch["gender"])])
+    rc.repair(sex_wrong_form, "sex in another year's form (GenderCurrent 0/1/2/9 to 2023-24, Sex M/F/U "
+              "from 2024-25): mapped to M/F/U", "Sex",
+              lambda m: _obj([f"{f} expected in {specs.year_label(int(y))}; found {v!r}"
+                              for f, y, v in zip(sex_field[m], year[m], raw_sex[m])]))
+    hit = rc.repair(sex_bad, "sex missing or not a code: set to U (not recorded)", "Sex",
+                    lambda m: _obj([repr(v) if v is not None else "blank" for v in raw_sex[m]]))
+    sex[hit] = "U"
     hit = rc.repair(eth_c.not_in(codes.ETHNICITY_CODES),
                     "ethnicity code not recognised: set to missing", "Ethnicity", eth)
     eth[hit] = None

@@ -27,7 +27,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from .. import codes
+from .. import codes, specs
 
 EPOCH = np.datetime64("1970-01-01", "D")
 FRONT_DOOR_CHANGE = date(2024, 4, 1)
@@ -358,7 +358,7 @@ def cin_details_xml(ref: pd.DataFrame, cutoff: float) -> np.ndarray:
     icpc_planned = ~np.isnan(ref["icpc_day"].to_numpy(float))
     s47 = np.where(~np.isnan(s_start), "<Section47><S47ActualStartDate>" + iso(s_start) + "</S47ActualStartDate>"
                    + _tag("InitialCPCtarget", iso(target)) + _tag("DateOfInitialCPC", iso(icpc))
-                   + "<ICPCnotRequired>" + np.where(icpc_planned, "false", "true").astype(object) + "</ICPCnotRequired></Section47>", "")
+                   + "<ICPCnotRequired>" + np.where(icpc_planned, "0", "1").astype(object) + "</ICPCnotRequired></Section47>", "")
     p_start, p_end = known("cpp_start"), known("cpp_end")
     n_prev = ref["n_previous_cpp"].to_numpy().astype(int)
     cpp = np.where(~np.isnan(p_start), "<ChildProtectionPlans><CPPstartDate>" + iso(p_start) + "</CPPstartDate>"
@@ -371,8 +371,20 @@ def cin_details_xml(ref: pd.DataFrame, cutoff: float) -> np.ndarray:
             + "<ReferralSource>" + ref["source"].to_numpy(dtype=object) + "</ReferralSource>"
             + _tag("PrimaryNeedCode", need) + _tag("CINclosureDate", iso(closure)) + _tag("ReasonForClosure", reason)
             + _tag("DateOfInitialCPC", iso(icpc)) + assess + cinp + s47
-            + "<ReferralNFA>" + np.where(ref["nfa"].to_numpy(), "true", "false").astype(object) + "</ReferralNFA>"
+            + "<ReferralNFA>" + np.where(ref["nfa"].to_numpy(), "1", "0").astype(object) + "</ReferralNFA>"
             + cpp + "</CINdetails>")
+
+
+def _sex_in_year_form(openings: np.ndarray, year: int) -> np.ndarray:
+    """The openings' ``<GenderCurrent>`` (0/1/2/9) as the year's specification has it: unchanged
+    to 2023-24, ``<Sex>`` M/F/U from 2024-25 (``helpers.specs``)."""
+    if specs.cin_spec(year).sex_element == "GenderCurrent":
+        return openings
+    s = pd.Series(openings, dtype=object)
+    for old, new in specs.SEX_TO_ANALYSIS.items():
+        if old.isdigit():
+            s = s.str.replace(f"<GenderCurrent>{old}</GenderCurrent>", f"<Sex>{new}</Sex>", regex=False)
+    return s.to_numpy(dtype=object)
 
 
 def write_cin_year(path, ref: pd.DataFrame, openings: np.ndarray, year: int, la_old_code: str,
@@ -388,7 +400,9 @@ def write_cin_year(path, ref: pd.DataFrame, openings: np.ndarray, year: int, la_
     first[1:] = child[1:] != child[:-1]
     last = np.ones(len(child), bool)
     last[:-1] = child[:-1] != child[1:]
-    body = np.where(first, openings[child], "") + details + np.where(last, "</Child>", "")
+    opening = np.full(len(child), "", dtype=object)
+    opening[first] = _sex_in_year_form(openings[child[first]], year)
+    body = opening + details + np.where(last, "</Child>", "")
     header = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Message><Header><CollectionDetails><Collection>CIN</Collection>"
               f"<Year>{year}</Year><ReferenceDate>{year}-03-31</ReferenceDate></CollectionDetails>"
               f"<Source><SourceLevel>L</SourceLevel><LEA>{la_old_code}</LEA><SoftwareCode>helpers.demo</SoftwareCode>"

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import codes
+from .. import codes, specs
 from .cin import dmy, day
 from .faults import pick_faults
 
@@ -350,6 +350,10 @@ def write_903(folder: Path, cla: dict, years: list[int], as_at: date, rng: np.ra
         place = rows["place_written"].to_numpy(dtype=object).copy()
         if y >= 2025:
             place = np.where(np.isin(place, ["H5", "P2"]), "K3", place)
+        if y >= 2026:
+            # Z1 was split into Z11-Z14 in 2025-26; their meanings are not confirmed here, so the
+            # demo writes every "other placement" as Z14 (the last of the four)
+            place = np.where(place == "Z1", "Z14", place)
         dec_shown = np.where(rows["dec"].to_numpy() <= e, rows["dec"].to_numpy(), np.nan)
         episodes = pd.DataFrame({
             "CHILD": rows["child"].to_numpy(), "DECOM": dmy(rows["decom"].to_numpy()), "RNE": rows["rne"].to_numpy(),
@@ -367,15 +371,24 @@ def write_903(folder: Path, cla: dict, years: list[int], as_at: date, rng: np.ra
         dob = kk["dob"].to_numpy()
         age_ye = (e - dob) / 365.25
         mother = np.where(kk["sex"].to_numpy() == "2", np.where(age_ye >= 12, "0", ""), "")
-        header = pd.DataFrame({"CHILD": ids, "SEX": kk["sex"].to_numpy(), "DOB": dmy(dob), "ETHNIC": kk["ethnicity"].to_numpy(),
+        sex_out = _sex_in_year_form(kk["sex"].to_numpy(), y)
+        header = pd.DataFrame({"CHILD": ids, "SEX": sex_out, "DOB": dmy(dob), "ETHNIC": kk["ethnicity"].to_numpy(),
                                "UPN": kk["upn"].to_numpy(), "MOTHER": mother, "MC_DOB": ""})
         header.to_csv(d / "header.csv", index=False, lineterminator="\n")
         ku = kk[kk["uasc"].to_numpy()]
-        pd.DataFrame({"CHILD": ku.index.to_numpy(), "SEX": ku["sex"].to_numpy(), "DOB": dmy(ku["dob"].to_numpy()),
+        pd.DataFrame({"CHILD": ku.index.to_numpy(), "SEX": _sex_in_year_form(ku["sex"].to_numpy(), y), "DOB": dmy(ku["dob"].to_numpy()),
                       "DUC": dmy(ku["duc"].to_numpy())}).to_csv(d / "uasc.csv", index=False, lineterminator="\n")
         mm = missing[(missing["mis_start"] >= s) & (missing["mis_start"] <= e)]
-        pd.DataFrame({"CHILD": mm["child"].to_numpy(), "MISSING": mm["missing"].to_numpy(),
+        pd.DataFrame({"CHILD": mm["child"].to_numpy(), "DOB": dmy(kids.loc[mm["child"].to_numpy(), "dob"].to_numpy()),
+                      "MISSING": mm["missing"].to_numpy(),
                       "MIS_START": dmy(mm["mis_start"].to_numpy()),
                       "MIS_END": dmy(np.where(mm["mis_end"].to_numpy() <= e, mm["mis_end"].to_numpy(), np.nan))}).to_csv(
             d / "missing.csv", index=False, lineterminator="\n")
     return out
+
+
+def _sex_in_year_form(sex: np.ndarray, year: int) -> np.ndarray:
+    """SEX codes (1/2) as the year's specification has them: 1/2 to 2023-24, M/F from 2024-25."""
+    if year < specs.SEX_MFU_FROM:
+        return sex
+    return np.array([specs.SEX_TO_ANALYSIS.get(v, v) for v in sex], dtype=object)
