@@ -211,3 +211,38 @@ def test_903_missing_without_dob_column_is_noted(tmp_path):
     assert len(lac.missing) == 1
     assert "columns of the specification missing: DOB" in lac.ledger.specs().set_index("file").loc[
         "2026/missing.csv", "note"]
+
+
+# ------------------------------------------------------------------ modules across years (CIN)
+def _cin_ref(year: int, modules: str) -> str:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Message><Header><CollectionDetails><Collection>CIN</Collection><Year>{year}</Year>
+<ReferenceDate>{year}-03-31</ReferenceDate></CollectionDetails></Header><Children>
+<Child><ChildIdentifiers><LAchildID>A1</LAchildID><PersonBirthDate>2015-06-14</PersonBirthDate>
+<Sex>F</Sex></ChildIdentifiers><CINdetails><CINreferralDate>2024-02-01</CINreferralDate>
+<ReferralSource>2A</ReferralSource><PrimaryNeedCode>N1</PrimaryNeedCode><ReferralNFA>0</ReferralNFA>{modules}
+</CINdetails></Child></Children></Message>
+"""
+
+
+def test_cin_modules_left_out_of_a_later_census_are_kept(tmp_path):
+    # 2023-24: assessment (authorised 20/02/2024) and CIN plan; 2024-25: the same referral, still
+    # open, with only the CIN plan (the census leaves out the assessment completed before its year)
+    ass = ("<Assessments><AssessmentActualStartDate>2024-02-02</AssessmentActualStartDate>"
+           "<AssessmentAuthorisationDate>2024-02-20</AssessmentAuthorisationDate></Assessments>")
+    plan = "<CINPlanDates><CINPlanStartDate>2024-02-25</CINPlanStartDate></CINPlanDates>"
+    (tmp_path / "CIN_2024.xml").write_text(_cin_ref(2024, ass + plan).replace("<Sex>F</Sex>",
+                                                                           "<GenderCurrent>2</GenderCurrent>"))
+    (tmp_path / "CIN_2025.xml").write_text(_cin_ref(2025, plan))
+    cin = read_cin_census(tmp_path)
+    ref = cin.referrals.iloc[0]
+    assert len(cin.referrals) == 1 and ref["collection_year"] == 2025
+    assert ref["n_assessments"] == 1 and ref["has_cin_plan"]             # the 2024 assessment is kept
+    assert cin.assessments["referral_id"].tolist() == ["A1|2024-02-01"]
+    assert cin.cin_plans["cin_plan_start"].tolist() == [pd.Timestamp("2024-02-25")]   # one plan, not two
+    issues = cin.ledger.issues()
+    assert sorted(zip(issues["source"], issues["rule"])) == [
+        ("CIN_2024.xml:children", "duplicate: superseded by later collection year"),
+        ("CIN_2024.xml:cin_plans", "duplicate: superseded by later collection year"),
+        ("CIN_2024.xml:referrals", "duplicate: superseded by later collection year")]
+    cin.ledger.check_reconciles()

@@ -52,8 +52,11 @@ referrals (CINdetails)
   * same child and referral date in an earlier collection year -> excluded
     ("duplicate: superseded by later collection year"); the latest year's record is kept
 assessments, cin_plans, section47, cp_plans
-  * parent referral excluded -> excluded with the parent's rule (so superseded copies are
-    counted under "duplicate: superseded by later collection year")
+  * parent referral excluded -> excluded with the parent's rule, except a parent superseded by
+    a later year's copy: a census leaves out modules that ended before its year, so the
+    sub-records of every year's copy belong to the kept referral; the same module (same start
+    date) in an earlier year's copy -> excluded ("duplicate: superseded by later collection
+    year"), a module only in an earlier year's copy -> kept
   * start date missing / not a date / after the reference date -> excluded
   * optional dates (authorisation, plan end, ICPC target/date, CPP end) not a date or after the
     reference date -> repaired: set to missing
@@ -725,9 +728,13 @@ def _children(raw: _Raw, ctx: _Context, fidx: dict) -> pd.DataFrame:
 class _Referrals:
     """Kept referrals plus what the sub-record tables need from every raw referral."""
 
-    def __init__(self, table, kept, alive, rule, file_idx, rows, ref_id, child_id) -> None:
+    def __init__(self, table, kept, alive, rule, file_idx, rows, ref_id, child_id, target=None, year=None) -> None:
         self.table, self.kept, self.alive, self.rule = table, kept, alive, rule
         self.file_idx, self.rows, self.ref_id, self.child_id = file_idx, rows, ref_id, child_id
+        # per raw referral: the raw index of the kept referral it is a copy of (itself when kept,
+        # the later year's copy when superseded, -1 when excluded for another reason)
+        self.target = np.where(np.equal(rule, None), np.arange(len(rule)), -1) if target is None else target
+        self.year = year
 
 
 def _referrals(raw: _Raw, ctx: _Context, fidx: dict) -> _Referrals:
@@ -776,8 +783,8 @@ def _referrals(raw: _Raw, ctx: _Context, fidx: dict) -> _Referrals:
     # across years: keep the latest collection year's record
     alive = rc.alive.copy()
     latest = _latest_year([cid_code, rd_i8], year, alive)
-    rc.exclude(alive & (year < latest), SUPERSEDED, "CINreferralDate",
-               lambda m: _obj([f"kept the copy from {y}" for y in latest[m]]))
+    superseded = rc.exclude(alive & (year < latest), SUPERSEDED, "CINreferralDate",
+                            lambda m: _obj([f"kept the copy from {y}" for y in latest[m]]))
     cd_nat = np.isnat(cd)
     reason_none = np.equal(reason, None)
     hit = rc.repair(~reason_none & cd_nat, "closure reason without closure date: treated as open",
@@ -812,7 +819,20 @@ def _referrals(raw: _Raw, ctx: _Context, fidx: dict) -> _Referrals:
     full_child = np.full(len(rows), None, dtype=object)
     full_id[keep] = referral_id
     full_child[keep] = child_id
-    return _Referrals(table, keep, rc.alive, rc.rule, file_idx, rows, full_id, full_child)
+    # superseded copies point at the kept copy (same child and referral date): a later year's
+    # file leaves out modules that ended before its census year, so sub-records are taken from
+    # every year's copy (de-duplicated in _sub_rules)
+    target = np.full(len(rows), -1, dtype=np.intp)
+    target[keep] = keep
+    if superseded.any():
+        kept_key = pd.Series(keep, index=pd.MultiIndex.from_arrays([cid_code[keep], rd_i8[keep]]))
+        sup = np.flatnonzero(superseded)
+        found = kept_key.reindex(pd.MultiIndex.from_arrays([cid_code[sup], rd_i8[sup]]))
+        ok = found.notna().to_numpy()
+        target[sup[ok]] = found.to_numpy()[ok].astype(np.intp)
+        full_id[sup[ok]] = full_id[target[sup[ok]]]
+        full_child[sup[ok]] = full_child[target[sup[ok]]]
+    return _Referrals(table, keep, rc.alive, rc.rule, file_idx, rows, full_id, full_child, target, year)
 
 
 def _all_dates_unreadable(ctx: _Context, file_idx, rows, text, dates, bad, field: str) -> None:
@@ -834,9 +854,25 @@ def _sub_rules(d: dict, table: str, ctx: _Context, ref: _Referrals) -> tuple[_Ru
     file_idx = ref.file_idx[parent]
     rc = _Rules(ctx, table, file_idx, np.asarray(d["_row"], dtype=np.int64))
     rules = ref.rule[parent]
-    rc.exclude_with_rules(~np.equal(rules, None), rules, "CINdetails",
+    rc.exclude_with_rules(ref.target[parent] < 0, rules, "CINdetails",
                           lambda m: _obj([f"parent referral at line {v}" for v in ref.rows[parent[m]]]))
     return rc, parent, ctx.ref_dates[file_idx]
+
+
+def _across_years(rc: _Rules, parent: np.ndarray, start: np.ndarray, ref: _Referrals) -> np.ndarray:
+    """Sub-records of one referral from several years' files: the same start date in an earlier
+    year's copy is excluded (superseded); a module only in an earlier year (a later census leaves
+    out modules that ended before its year) is kept. Returns the kept referral's raw index."""
+    target = np.where(ref.target[parent] >= 0, ref.target[parent], parent)
+    if ref.year is not None and rc.alive.any():
+        year = ref.year[parent]
+        alive = rc.alive
+        key = pd.DataFrame({"t": target[alive], "d": start[alive].view(np.int64)})
+        latest = np.zeros(len(parent), dtype=np.int64)
+        latest[alive] = pd.Series(year[alive]).groupby([key["t"], key["d"]], sort=False).transform("max").to_numpy()
+        rc.exclude(alive & (year < latest), SUPERSEDED, "CINdetails",
+                   lambda m: _obj([f"kept the copy from {y}" for y in latest[m]]))
+    return target
 
 
 def _keys(keep: np.ndarray, parent: np.ndarray, ref: _Referrals) -> dict:
@@ -870,10 +906,11 @@ def _assessments(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
     hit = rc.repair(auth < start, "assessment authorised before it started: authorisation date set to missing",
                     "AssessmentAuthorisationDate", auth_t.raw)
     auth[hit] = _NAT
+    target = _across_years(rc, parent, start, ref)
     keep = rc.finish()
     factors = _obj(d["factors"])[keep] if len(keep) else np.empty(0, dtype=object)
-    return pd.DataFrame({**_keys(keep, parent, ref), "assessment_start": start[keep],
-                         "assessment_authorised": auth[keep], "factors": factors, "_ref": parent[keep]})
+    return pd.DataFrame({**_keys(keep, target, ref), "assessment_start": start[keep],
+                         "assessment_authorised": auth[keep], "factors": factors, "_ref": target[keep]})
 
 
 def _plan_dates(rc, d: dict, refd, start_field: str, end_field: str, label: str):
@@ -890,9 +927,10 @@ def _plans(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
     d = raw.plan
     rc, parent, refd = _sub_rules(d, "cin_plans", ctx, ref)
     start, end = _plan_dates(rc, d, refd, "CINPlanStartDate", "CINPlanEndDate", "CIN plan")
+    target = _across_years(rc, parent, start, ref)
     keep = rc.finish()
-    return pd.DataFrame({**_keys(keep, parent, ref), "cin_plan_start": start[keep], "cin_plan_end": end[keep],
-                         "_ref": parent[keep]})
+    return pd.DataFrame({**_keys(keep, target, ref), "cin_plan_start": start[keep], "cin_plan_end": end[keep],
+                         "_ref": target[keep]})
 
 
 def _s47(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
@@ -908,9 +946,10 @@ def _s47(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
     notreq_t = _Text(d["notreq"])
     yes, bad = _yes_no(notreq_t)
     rc.repair(bad, "ICPCnotRequired not true/false: set to false", "ICPCnotRequired", notreq_t.raw)
+    to = _across_years(rc, parent, start, ref)
     keep = rc.finish()
-    return pd.DataFrame({**_keys(keep, parent, ref), "s47_start": start[keep], "icpc_target": target[keep],
-                         "icpc_date": icpc[keep], "icpc_not_required": yes[keep], "_ref": parent[keep]})
+    return pd.DataFrame({**_keys(keep, to, ref), "s47_start": start[keep], "icpc_target": target[keep],
+                         "icpc_date": icpc[keep], "icpc_not_required": yes[keep], "_ref": to[keep]})
 
 
 def _cpp(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
@@ -934,7 +973,8 @@ def _cpp(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
               nprev_raw.to_numpy())
     n_prev = pd.array(nprev.where(~bad), dtype="Float64").round().astype("Int64") if len(nprev) \
         else pd.array([], dtype="Int64")
+    to = _across_years(rc, parent, start, ref)
     keep = rc.finish()
-    return pd.DataFrame({**_keys(keep, parent, ref), "cpp_start": start[keep], "cpp_end": end[keep],
+    return pd.DataFrame({**_keys(keep, to, ref), "cpp_start": start[keep], "cpp_end": end[keep],
                          "initial_category": cats["init"][keep], "latest_category": cats["latest"][keep],
-                         "n_previous_cpp": n_prev[keep], "_ref": parent[keep]})
+                         "n_previous_cpp": n_prev[keep], "_ref": to[keep]})

@@ -244,6 +244,7 @@ def _outcomes(rng, ref_day: np.ndarray, age: np.ndarray, generation: int) -> pd.
     icpc = s47 & (u() < 0.5)
     icpc_target = np.where(s47, s47_start + 21, nan)
     icpc_day = np.where(icpc, s47_start + np.floor(rng.uniform(8, 30, n)), nan)
+    icpc_day = _weekday(icpc_day)                       # conferences are held on weekdays (CIN rule 8875)
     cpp = icpc & (u() < 0.88)
     cpp_start = np.where(cpp, icpc_day, nan)
     cpp_end = cpp_start + np.floor(rng.lognormal(np.log(270), 0.5, n))
@@ -257,6 +258,8 @@ def _outcomes(rng, ref_day: np.ndarray, age: np.ndarray, generation: int) -> pd.
     later = rng.choice(np.array(["RC7", "RC5", "RC3", "RC4", "RC6"]), size=n, p=[0.9, 0.04, 0.025, 0.02, 0.015])
     later = np.where((later == "RC6") & (age < 17), "RC7", later)
     reason = np.where(nfa, "RC8", np.where(not_in_need, np.where(u() < 0.55, "RC8", "RC9"), later))
+    # RC8/RC9 mean "closed after assessment": no section 47 activity (CIN rule 2990)
+    reason = np.where(np.isin(reason, ["RC8", "RC9"]) & s47, "RC7", reason)
     need = np.where(nfa & (u() < 0.7), "N0", need)
     cat = _choice(rng, CATEGORY_OF_ABUSE_SHARES, n)
     cat_latest = np.where(u() < 0.9, cat, _choice(rng, CATEGORY_OF_ABUSE_SHARES, n))
@@ -264,11 +267,26 @@ def _outcomes(rng, ref_day: np.ndarray, age: np.ndarray, generation: int) -> pd.
         "referral_day": ref_day, "source": source, "need": need, "nfa": nfa,
         "closure_day": closure, "reason": reason,
         "assess_start": assess_start, "assess_auth": auth,
-        "factors": np.where(nfa, "", pd.Series([";".join(f[:k]) for f, k in zip(factors_arr.tolist(), n_factors)], dtype=object).to_numpy()) if n else np.array([], dtype=object),
+        "factors": np.where(nfa, "", pd.Series([_factor_list(f[:k]) for f, k in zip(factors_arr.tolist(), n_factors)], dtype=object).to_numpy()) if n else np.array([], dtype=object),
         "cin_plan_start": cin_start, "cin_plan_end": cin_end,
         "s47_start": s47_start, "icpc_target": icpc_target, "icpc_day": icpc_day,
         "cpp_start": cpp_start, "cpp_end": cpp_end, "cat_initial": np.where(cpp, cat, ""), "cat_latest": np.where(cpp, cat_latest, ""),
     })
+
+
+def _weekday(days: np.ndarray) -> np.ndarray:
+    """Move Saturdays and Sundays to the next Monday (day 0 = Thursday 1 January 1970)."""
+    wd = (np.nan_to_num(days) + 3) % 7                  # Monday = 0
+    return np.where(np.isnan(days), np.nan, days + np.select([wd == 5, wd == 6], [2, 1], 0))
+
+
+def _factor_list(factors: list[str]) -> str:
+    """Assessment factors as written: each once, and 21 ("no factors identified") only alone
+    (CIN rules 8898 and 8890-series)."""
+    out = list(dict.fromkeys(factors))
+    if len(out) > 1 and "21" in out:
+        out.remove("21")
+    return ";".join(out)
 
 
 _DATE_COLS = ("closure_day", "assess_start", "assess_auth", "cin_plan_start", "cin_plan_end", "s47_start",
@@ -370,7 +388,7 @@ def cin_details_xml(ref: pd.DataFrame, cutoff: float) -> np.ndarray:
     return ("<CINdetails><CINreferralDate>" + iso(ref["referral_day"].to_numpy()) + "</CINreferralDate>"
             + "<ReferralSource>" + ref["source"].to_numpy(dtype=object) + "</ReferralSource>"
             + _tag("PrimaryNeedCode", need) + _tag("CINclosureDate", iso(closure)) + _tag("ReasonForClosure", reason)
-            + _tag("DateOfInitialCPC", iso(icpc)) + assess + cinp + s47
+            + _tag("DateOfInitialCPC", np.where(np.isnan(s_start), iso(icpc), "").astype(object)) + assess + cinp + s47
             + "<ReferralNFA>" + np.where(ref["nfa"].to_numpy(), "1", "0").astype(object) + "</ReferralNFA>"
             + cpp + "</CINdetails>")
 
@@ -385,6 +403,48 @@ def _sex_in_year_form(openings: np.ndarray, year: int) -> np.ndarray:
         if old.isdigit():
             s = s.str.replace(f"<GenderCurrent>{old}</GenderCurrent>", f"<Sex>{new}</Sex>", regex=False)
     return s.to_numpy(dtype=object)
+
+
+def upn(serials: np.ndarray, la: str = "999") -> np.ndarray:
+    """Unique pupil numbers with a correct check letter: ``la`` (3 digits, the fictional
+    council's ``999``, which validator rule 1530 rightly rejects) + the 9-digit ``serials``.
+
+    Check letter (DfE UPN guide, CIN rule 1510): digits 2-13 weighted 2-13, sum mod 23, mapped
+    to ``ABCDEFGHJKLMNPQRTUVWXYZ``.
+    """
+    body = pd.Series(np.asarray(serials, dtype=np.int64)).map((la + "{:09d}").format).to_numpy(dtype=object)
+    if len(body) == 0:
+        return body
+    digits = np.frombuffer("".join(body).encode("ascii"), dtype=np.uint8).reshape(-1, 12).astype(np.int64) - 48
+    check = (digits * np.arange(2, 14)).sum(axis=1) % 23
+    letters = np.array(list("ABCDEFGHJKLMNPQRTUVWXYZ"), dtype=object)[check]
+    return letters + body
+
+
+def birthday(dob_days: np.ndarray, years: int) -> np.ndarray:
+    """Day number of each ``years``-th birthday (29 February births: 28 February); NaN stays NaN."""
+    dob = np.asarray(dob_days, dtype=float)
+    ok = ~np.isnan(dob)
+    out = np.full(len(dob), np.nan)
+    if ok.any():
+        d = np.asarray(dob[ok], dtype="int64").astype("datetime64[D]")
+        y = d.astype("datetime64[Y]").astype(int) + 1970
+        md = d - d.astype("datetime64[Y]")                       # day within the year
+        leap_day = (pd.DatetimeIndex(d).month == 2) & (pd.DatetimeIndex(d).day == 29)
+        target_year = (y + years - 1970).astype("datetime64[Y]").astype("datetime64[D]")
+        is_leap = lambda yy: ((yy % 4 == 0) & (yy % 100 != 0)) | (yy % 400 == 0)  # noqa: E731
+        # same month and day: day-of-year offset shifts by one between leap and common years after Feb
+        after_feb = pd.DatetimeIndex(d).month > 2
+        shift = np.where(after_feb, is_leap(y + years).astype(int) - is_leap(y).astype(int), 0)
+        res = target_year + md.astype(int) + shift
+        res = np.where(leap_day, res - 1 + is_leap(y + years).astype(int), res) if leap_day.any() else res
+        out[ok] = (np.asarray(res, dtype="datetime64[D]") - np.datetime64("1970-01-01", "D")).astype(float)
+    return out
+
+
+def eighteenth_birthday(dob_days: np.ndarray) -> np.ndarray:
+    """Day number of each 18th birthday (see :func:`birthday`)."""
+    return birthday(dob_days, 18)
 
 
 def write_cin_year(path, ref: pd.DataFrame, openings: np.ndarray, year: int, la_old_code: str,
