@@ -349,8 +349,13 @@ def child_xml_openings(children: pd.DataFrame) -> np.ndarray:
             + "<Disabilities>" + dis_xml + "</Disabilities></ChildCharacteristics>")
 
 
-def cin_details_xml(ref: pd.DataFrame, cutoff: float) -> np.ndarray:
-    """``<CINdetails>`` text per referral, showing only what was known at ``cutoff``."""
+def cin_details_xml(ref: pd.DataFrame, cutoff: float, year_start: float = -np.inf) -> np.ndarray:
+    """``<CINdetails>`` text per referral, showing only what was known at ``cutoff``.
+
+    Modules that ended before the census year (``year_start``) are left out, as the census
+    asks (CIN rules 8696, 8715, 8930, 4013): an assessment authorised, a section 47 whose ICPC
+    was held (or, without an ICPC, that started), a CIN or CP plan that ended before it.
+    """
     def known(col):
         v = ref[col].to_numpy(float)
         return np.where(v <= cutoff, v, np.nan)
@@ -366,18 +371,23 @@ def cin_details_xml(ref: pd.DataFrame, cutoff: float) -> np.ndarray:
                        "<FactorsIdentifiedAtAssessment>" + pd.Series(factors).str.split(";").map(
                            lambda fs: "".join(f"<AssessmentFactors>{f}</AssessmentFactors>" for f in fs)).to_numpy(dtype=object)
                        + "</FactorsIdentifiedAtAssessment>", "")
+    a_start = np.where(a_auth < year_start, np.nan, a_start)
     assess = np.where(~np.isnan(a_start), "<Assessments><AssessmentActualStartDate>" + iso(a_start) + "</AssessmentActualStartDate>"
                       + _tag("AssessmentAuthorisationDate", iso(a_auth)) + fac_xml + "</Assessments>", "")
     c_start, c_end = known("cin_plan_start"), known("cin_plan_end")
+    c_start = np.where(c_end < year_start, np.nan, c_start)
     cinp = np.where(~np.isnan(c_start), "<CINPlanDates><CINPlanStartDate>" + iso(c_start) + "</CINPlanStartDate>"
                     + _tag("CINPlanEndDate", iso(c_end)) + "</CINPlanDates>", "")
     s_start, icpc = known("s47_start"), known("icpc_day")
+    s_start = np.where((icpc < year_start) | (np.isnan(icpc) & (s_start < year_start)), np.nan, s_start)
+    icpc = np.where(np.isnan(s_start), np.nan, icpc)
     target = np.where(np.isnan(s_start), np.nan, ref["icpc_target"].to_numpy(float))
     icpc_planned = ~np.isnan(ref["icpc_day"].to_numpy(float))
     s47 = np.where(~np.isnan(s_start), "<Section47><S47ActualStartDate>" + iso(s_start) + "</S47ActualStartDate>"
                    + _tag("InitialCPCtarget", iso(target)) + _tag("DateOfInitialCPC", iso(icpc))
                    + "<ICPCnotRequired>" + np.where(icpc_planned, "0", "1").astype(object) + "</ICPCnotRequired></Section47>", "")
     p_start, p_end = known("cpp_start"), known("cpp_end")
+    p_start = np.where(p_end < year_start, np.nan, p_start)
     n_prev = ref["n_previous_cpp"].to_numpy().astype(int)
     cpp = np.where(~np.isnan(p_start), "<ChildProtectionPlans><CPPstartDate>" + iso(p_start) + "</CPPstartDate>"
                    + _tag("CPPendDate", iso(p_end)) + "<InitialCategoryOfAbuse>" + ref["cat_initial"].to_numpy(dtype=object)
@@ -388,7 +398,7 @@ def cin_details_xml(ref: pd.DataFrame, cutoff: float) -> np.ndarray:
     return ("<CINdetails><CINreferralDate>" + iso(ref["referral_day"].to_numpy()) + "</CINreferralDate>"
             + "<ReferralSource>" + ref["source"].to_numpy(dtype=object) + "</ReferralSource>"
             + _tag("PrimaryNeedCode", need) + _tag("CINclosureDate", iso(closure)) + _tag("ReasonForClosure", reason)
-            + _tag("DateOfInitialCPC", np.where(np.isnan(s_start), iso(icpc), "").astype(object)) + assess + cinp + s47
+            + assess + cinp + s47
             + "<ReferralNFA>" + np.where(ref["nfa"].to_numpy(), "1", "0").astype(object) + "</ReferralNFA>"
             + cpp + "</CINdetails>")
 
@@ -454,7 +464,7 @@ def write_cin_year(path, ref: pd.DataFrame, openings: np.ndarray, year: int, la_
     ``ref`` holds the referrals of that year's file, already sorted by child and referral
     date (duplicates from faults included); ``openings`` the per-child opening text.
     """
-    details = cin_details_xml(ref, cutoff)
+    details = cin_details_xml(ref, cutoff, day(date(year - 1, 4, 1)))
     child = ref["child_idx"].to_numpy()
     first = np.ones(len(child), bool)
     first[1:] = child[1:] != child[:-1]
