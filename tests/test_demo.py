@@ -208,9 +208,9 @@ def test_903_codes_valid_for_year_except_injected_faults(demo_dir):
         assert set(ep.loc[bad_place, "PLACE"]) <= {"Z9"}
         f = faults["by_file"][f"ssda903/{y}/episodes.csv"]
         assert bad_place.sum() == f["unknown_place"]
-        # no provider for the "other" placements Z11-Z14 from 2025-26 (903 rule 213): blank
+        # no provider for the "other" placements Z1 / Z11-Z14 (903 rules 178, 213): blank
         blank = ep["PLACE_PROVIDER"] == ""
-        assert (ep.loc[blank, "PLACE"].str.startswith("Z1") & (y >= 2026)).all()
+        assert ep.loc[blank, "PLACE"].str.startswith("Z1").all()
         assert (~ep["PLACE_PROVIDER"].isin(codes.PLACEMENT_PROVIDERS) & ~blank).sum() == f["unknown_provider"]
         assert ep["LS"].isin(codes.LEGAL_STATUSES).all()
         assert ep["RNE"].isin(codes.REASONS_NEW_EPISODE).all()

@@ -31,6 +31,7 @@ import pandas as pd
 from .. import codes, specs
 from .cin import birthday, day, dmy, eighteenth_birthday, upn
 from .faults import pick_faults
+from .ssda903_tables import write_other_tables
 
 #: REASON_PLACE_CHANGE codes the generator draws from (a subset of codes.REASON_PLACE_CHANGE, same order as _RPC_P).
 REASON_PLACE_CHANGE = ("CARPL", "CLOSE", "ALLEG", "STAND", "APPRR", "CREQB", "CREQO", "CHILD", "LAREQ", "PLACE", "OTHER")
@@ -269,7 +270,7 @@ def simulate_903(geo, children: pd.DataFrame, referrals: pd.DataFrame, directory
     pl_post[at_home] = home_post[seg_k[at_home]]
     # Ofsted URN: a registered children's home or supported accommodation provider's; "XXXXXXX"
     # (agency not known) only for foster and adoption placements (903 rules 222, 242); else blank
-    urn = np.where(np.isin(place_code, ["K1", "K2"]) | ((cat == "supported") & np.isin(provider, ["PR4", "PR5"])),
+    urn = np.where(np.isin(place_code, ["K1", "K2", "S1", "R3"]) | (cat == "supported"),
                    pd.Series(rng.integers(100000, 999999, ns)).map("SC{:06d}".format).to_numpy(),
                    np.where(np.char.startswith(place_code.astype(str), "U") | np.char.startswith(place_code.astype(str), "A"),
                             "XXXXXXX", ""))
@@ -318,7 +319,8 @@ def _home_postcodes(kids: pd.DataFrame, directory: pd.DataFrame, rng) -> np.ndar
 
 
 def write_903(folder: Path, cla: dict, years: list[int], as_at: date, rng: np.random.Generator, rate: dict) -> dict:
-    """Write ``ssda903/<year>/{header,episodes,uasc,missing}.csv`` and inject 903 faults.
+    """Write ``ssda903/<year>/*.csv`` (every table of the year's specification: header, episodes,
+    UASC, missing and, via ``ssda903_tables``, the others) and inject 903 faults.
 
     Returns fault counts: ``{"totals": {...}, "ssda903/<year>/episodes.csv": {...}}``.
     """
@@ -353,6 +355,7 @@ def write_903(folder: Path, cla: dict, years: list[int], as_at: date, rng: np.ra
     out = {"totals": totals}
     kids = cla["kids"].set_index("child")
     missing = cla["missing"]
+    tables_seed = int(rng.integers(1 << 31))
     for y in years:
         s, e = bounds[y]
         d = folder / str(y)
@@ -360,6 +363,9 @@ def write_903(folder: Path, cla: dict, years: list[int], as_at: date, rng: np.ra
         m = member[y]
         rows = ep[m]
         place = rows["place_written"].to_numpy(dtype=object).copy()
+        decom_rows = rows["decom"].to_numpy()
+        if y == 2024:   # P2 is not valid for placements from 28 October 2023 (903 rule 217t)
+            place = np.where((place == "P2") & (decom_rows >= day(date(2023, 10, 28))), "H5", place)
         if y >= 2025:
             place = np.where(np.isin(place, ["H5", "P2"]), "K3", place)
         if y >= 2026:
@@ -368,15 +374,19 @@ def write_903(folder: Path, cla: dict, years: list[int], as_at: date, rng: np.ra
             place = np.where(place == "Z1", "Z14", place)
         dec_shown = np.where(rows["dec"].to_numpy() <= e, rows["dec"].to_numpy(), np.nan)
         provider_out = rows["place_provider"].to_numpy(dtype=object).copy()
-        if y >= 2026:   # no provider for the other placements Z11-Z14 (903 rule 213)
-            provider_out = np.where(np.char.startswith(place.astype(str), "Z1"), "", provider_out)
+        # no provider for the other placements Z1 / Z11-Z14 (903 rules 178, 213)
+        provider_out = np.where(np.char.startswith(place.astype(str), "Z1"), "", provider_out)
+        urn_out = rows["urn"].to_numpy(dtype=object).copy()
+        # no URN for semi-independent (H5, to 2022-23) or independent living (P2) (903 rule 222)
+        no_urn = ["H5", "P2"] if y <= 2023 else ["P2"]
+        urn_out = np.where(np.isin(place, no_urn), "", urn_out)
         episodes = pd.DataFrame({
             "CHILD": rows["child"].to_numpy(), "DECOM": dmy(rows["decom"].to_numpy()), "RNE": rows["rne"].to_numpy(),
             "LS": rows["ls"].to_numpy(), "CIN": rows["cin"].to_numpy(), "PLACE": place,
             "PLACE_PROVIDER": provider_out, "DEC": dmy(dec_shown),
             "REC": np.where(np.isnan(dec_shown), "", rows["rec"].to_numpy()),
             "REASON_PLACE_CHANGE": rows["reason_place_change"].to_numpy(), "HOME_POST": rows["home_post"].to_numpy(),
-            "PL_POST": rows["pl_post"].to_numpy(), "URN": rows["urn"].to_numpy()})
+            "PL_POST": rows["pl_post"].to_numpy(), "URN": urn_out})
         episodes.to_csv(d / "episodes.csv", index=False, lineterminator="\n")
         out[f"ssda903/{y}/episodes.csv"] = {
             "rows": int(len(rows)), "overlapping_episode": int(f_overlap[m].sum()), "unknown_place": int(f_place[m].sum()),
@@ -398,6 +408,7 @@ def write_903(folder: Path, cla: dict, years: list[int], as_at: date, rng: np.ra
                       "MIS_START": dmy(mm["mis_start"].to_numpy()),
                       "MIS_END": dmy(np.where(mm["mis_end"].to_numpy() <= e, mm["mis_end"].to_numpy(), np.nan))}).to_csv(
             d / "missing.csv", index=False, lineterminator="\n")
+        write_other_tables(d, y, ep, kids, s, e, tables_seed)
     return out
 
 
