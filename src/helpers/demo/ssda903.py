@@ -391,10 +391,14 @@ def write_903(folder: Path, cla: dict, years: list[int], as_at: date, rng: np.ra
         out[f"ssda903/{y}/episodes.csv"] = {
             "rows": int(len(rows)), "overlapping_episode": int(f_overlap[m].sum()), "unknown_place": int(f_place[m].sum()),
             "unknown_provider": int(f_prov[m].sum()), "dec_before_decom": int(f_dec[m].sum())}
-        ids = pd.unique(rows["child"])
+        leavers = write_other_tables(d, y, ep, kids, s, e, tables_seed)
+        looked_after = pd.unique(rows["child"])
+        # the header lists the children looked after in the year and the OC3 care leavers
+        ids = np.concatenate([looked_after, leavers[~np.isin(leavers, looked_after)]])
         kk = kids.loc[ids]
         dob = kk["dob"].to_numpy()
-        mother = np.where(kk["sex"].to_numpy() == "2", "0", "")   # every girl looked after (903 rule 393)
+        # every girl looked after (903 rule 393); not for care leavers not looked after in the year
+        mother = np.where((kk["sex"].to_numpy() == "2") & np.isin(ids, looked_after), "0", "")
         sex_out = _sex_in_year_form(kk["sex"].to_numpy(), y)
         header = pd.DataFrame({"CHILD": ids, "SEX": sex_out, "DOB": dmy(dob), "ETHNIC": kk["ethnicity"].to_numpy(),
                                "UPN": _upn_in_year(kk, y), "MOTHER": mother, "MC_DOB": ""})
@@ -408,7 +412,6 @@ def write_903(folder: Path, cla: dict, years: list[int], as_at: date, rng: np.ra
                       "MIS_START": dmy(mm["mis_start"].to_numpy()),
                       "MIS_END": dmy(np.where(mm["mis_end"].to_numpy() <= e, mm["mis_end"].to_numpy(), np.nan))}).to_csv(
             d / "missing.csv", index=False, lineterminator="\n")
-        write_other_tables(d, y, ep, kids, s, e, tables_seed)
     return out
 
 

@@ -26,12 +26,13 @@ def _csv(path: Path, table: str, year: int, frame: pd.DataFrame) -> None:
 
 
 def write_other_tables(d: Path, year: int, ep: pd.DataFrame, kids: pd.DataFrame, start: float, end: float,
-                       seed: int) -> None:
+                       seed: int) -> np.ndarray:
     """Write the other tables of ``year`` into folder ``d``.
 
     ``ep``: every episode (``child, decom, dec, rec, rne, ls, place``; day numbers), ``kids``:
     looked-after children indexed by ``child`` (``dob, entry``), ``start``/``end``: the year's
     first and last day (day numbers; ``end`` is the extract date in the current part-year).
+    Returns the OC3 care leavers' ids (they belong in the year's header too).
     """
     rng = np.random.default_rng([seed, year, 903])
     ye = day(date(year, 3, 31))
@@ -59,17 +60,19 @@ def write_other_tables(d: Path, year: int, ep: pd.DataFrame, kids: pd.DataFrame,
         "CHILD": ids[ci], "DOB": dmy(dob[ci]), "REVIEW": dmy(rday), "REVIEW_CODE": code}))
 
     # ---- OC2: looked after continuously for 12 months at 31 March
-    oc2 = (entry <= ye - 365) & (np.isnan(leave) | (leave > ye)) & (end >= ye)
+    # (in the current part-year: those who will have 12 months at 31 March if still looked after)
+    oc2 = (entry <= ye - 365) & (np.isnan(leave) | (leave > ye))
     age_ye = (ye - dob) / 365.25
     n = int(oc2.sum())
-    sdq_age = (age_ye[oc2] >= 4) & (age_ye[oc2] < 17)
+    sdq_age = (age_ye[oc2] >= 4) & (age_ye[oc2] < 18)          # SDQ for ages 4 to 17 (rules 197B)
     _csv(d / "oc2.csv", "oc2", year, pd.DataFrame({
         "CHILD": ids[oc2], "DOB": dmy(dob[oc2]),
         "SDQ_SCORE": np.where(sdq_age, rng.integers(0, 41, n).astype(str), ""),
-        "SDQ_REASON": np.where(sdq_age, "", ""),
-        "CONVICTED": np.where(age_ye[oc2] >= 10, "0", ""), "HEALTH_CHECK": "1", "IMMUNISATIONS": "1",
-        "TEETH_CHECK": "1", "HEALTH_ASSESSMENT": "1",
-        "SUBSTANCE_MISUSE": np.where(age_ye[oc2] >= 10, "0", ""), "INTERVENTION_RECEIVED": "", "INTERVENTION_OFFERED": ""}))
+        "SDQ_REASON": "",
+        "CONVICTED": np.where(age_ye[oc2] >= 10, "0", ""),
+        "HEALTH_CHECK": np.where(age_ye[oc2] < 5, "1", ""),     # under-5s only (rule 546)
+        "IMMUNISATIONS": "1", "TEETH_CHECK": "1", "HEALTH_ASSESSMENT": "1", "SUBSTANCE_MISUSE": "0",
+        "INTERVENTION_RECEIVED": "", "INTERVENTION_OFFERED": ""}))
 
     # ---- OC3: care leavers whose 17th to 21st birthday falls in the year, who left care at 16+
     all_ids = last.index.to_numpy()
@@ -91,12 +94,18 @@ def write_other_tables(d: Path, year: int, ep: pd.DataFrame, kids: pd.DataFrame,
     a_ids = ids[adopted]
     date_placed = placed.reindex(a_ids).to_numpy(float)
     date_int = np.where(np.isnan(date_placed), leave[adopted] - 200, date_placed - 60)
+    with_carers = in_year[in_year["place"].isin(["A3", "A5"])]["child"].unique()   # adopted by foster carers
     _csv(d / "ad1.csv", "ad1", year, pd.DataFrame({
         "CHILD": a_ids, "DOB": dmy(dob[adopted]), "DATE_INT": dmy(date_int), "DATE_MATCH": dmy(date_int + 45),
-        "FOSTER_CARE": "0", "NB_ADOPTR": "2", "SEX_ADOPTR": "MF", "LS_ADOPTR": "L0"}))
-    p_ids = placed.index.to_numpy()
+        "FOSTER_CARE": np.where(np.isin(a_ids, with_carers), "1", "0"), "NB_ADOPTR": "2", "SEX_ADOPTR": "MF",
+        "LS_ADOPTR": "L11"}))
+    # decision that the child should be placed for adoption: before the placement order (E1) and
+    # before the placement (rules 553, 554)
+    e1 = in_year[in_year["ls"] == "E1"].groupby("child")["decom"].min()
+    decided = pd.concat([e1, placed], axis=1).min(axis=1)
+    p_ids = decided.index.to_numpy()
     _csv(d / "placed_for_adoption.csv", "placed_for_adoption", year, pd.DataFrame({
-        "CHILD": p_ids, "DOB": dmy(kids.loc[p_ids, "dob"].to_numpy(float)), "DATE_PLACED": dmy(placed.to_numpy(float) - 60),
+        "CHILD": p_ids, "DOB": dmy(kids.loc[p_ids, "dob"].to_numpy(float)), "DATE_PLACED": dmy(decided.to_numpy(float) - 60),
         "DATE_PLACED_CEASED": "", "REASON_PLACED_CEASED": ""}))
 
     # ---- previous permanence: every child starting to be looked after in the year
@@ -111,4 +120,5 @@ def write_other_tables(d: Path, year: int, ep: pd.DataFrame, kids: pd.DataFrame,
         _csv(d / "sw_episodes.csv", "sw_episodes", year, pd.DataFrame({
             "CHILD": ids, "DOB": dmy(dob), "SW_ID": pd.Series(rng.integers(1, 400, len(ids))).map("SW{:04d}".format),
             "SW_DECOM": dmy(sw_start), "SW_DEC": dmy(sw_end),
-            "SW_REASON": np.where(np.isnan(sw_end), "", "OTHERS")}))
+            "SW_REASON": "OTHERS"}))
+    return all_ids[oc3]
