@@ -403,7 +403,8 @@ def write_903(folder: Path, cla: dict, years: list[int], as_at: date, rng: np.ra
         header = pd.DataFrame({"CHILD": ids, "SEX": sex_out, "DOB": dmy(dob), "ETHNIC": kk["ethnicity"].to_numpy(),
                                "UPN": _upn_in_year(kk, y), "MOTHER": mother, "MC_DOB": ""})
         header.to_csv(d / "header.csv", index=False, lineterminator="\n")
-        ku = kk[kk["uasc"].to_numpy()]
+        # UASC status of the children looked after in the year, unless it ceased before the year (rule 104)
+        ku = kk[kk["uasc"].to_numpy() & np.isin(ids, looked_after) & ~(kk["duc"].to_numpy() < s)]
         pd.DataFrame({"CHILD": ku.index.to_numpy(), "SEX": _sex_in_year_form(ku["sex"].to_numpy(), y), "DOB": dmy(ku["dob"].to_numpy()),
                       "DUC": dmy(ku["duc"].to_numpy())}).to_csv(d / "uasc.csv", index=False, lineterminator="\n")
         mm = missing[(missing["mis_start"] >= s) & (missing["mis_start"] <= e)]
