@@ -180,6 +180,15 @@ def run(args) -> int:
         b.row("Locality grouping into 21", f"{n:,} blocks", r,
               f"largest/smallest {r.extra.get('ratio_max_min', math.nan):.2f}; contiguous: {r.extra.get('all_contiguous')}",
               "< 30 s" if n >= 1000 else "", (r.median_seconds < 30) if n >= 1000 and r.ok else None)
+        if n <= 300:  # balance sweep 12..30: fresh partitions per number (anchor) against warm starts
+            fresh = b.step("locality_sweep_fresh", n, args.repeats, label=f"locality sweep 12-30, {n} blocks, fresh")
+            warm = b.step("locality_sweep_warm", n, args.repeats, label=f"locality sweep 12-30, {n} blocks, warm")
+            for label, r in (("fresh per number (anchor)", fresh), ("warm-started", warm)):
+                ratio = (r.median_seconds / fresh.median_seconds) if fresh.ok and r.ok and fresh.median_seconds else math.nan
+                b.row(f"Locality sweep 12-30, {label}", f"{n:,} blocks", r,
+                      f"{ratio:.2f}x fresh; mean largest/smallest {r.extra.get('mean_ratio', math.nan):.3f}, "
+                      f"worst {r.extra.get('worst_ratio', math.nan):.3f}; contiguous: {r.extra.get('all_contiguous')}",
+                      "<= 0.5x fresh" if r is warm else "", (ratio <= 0.5) if r is warm and r.ok else None)
 
     # ---- 5. Monthly publish run
     publish_cmd = ""

@@ -448,6 +448,26 @@ def step_locality(n_blocks: int) -> None:
          start_method=part.attrs.get("start_method"), moves=part.attrs.get("moves"))
 
 
+def step_locality_sweep(n_blocks: int, warm: bool) -> None:
+    """Balance sweep 12..30 localities on one graph: a fresh partition per number (anchor) or each
+    warm-started from its neighbour's (``locality.sweep_plans``), same restarts."""
+    from helpers import locality
+
+    with open(geography_cache(n_blocks), "rb") as fh:
+        d = pickle.load(fh)
+    graph, workload = d["graph"], d["workload"]
+    ks = list(range(12, 31))
+    before = rss_mb()
+    t0 = time.perf_counter()
+    if warm:
+        sweep = locality.sweep_plans(graph, workload, ks, seed=0, restarts=4)
+    else:
+        sweep = locality.sweep_localities(graph, workload, ks, seed=0)
+    seconds = time.perf_counter() - t0
+    emit(seconds, before, blocks=n_blocks, counts=len(ks), worst_ratio=float(sweep["ratio_max_min"].max()),
+         mean_ratio=float(sweep["ratio_max_min"].mean()), all_contiguous=bool(sweep["all_contiguous"].all()))
+
+
 def step_publish(run_index: int = 0) -> None:
     """Wall time of ``python -m helpers.publish`` from command to ``index.html``; page sizes."""
     out = DATA / "publish_out" / f"run{run_index}"
@@ -512,6 +532,8 @@ def main(argv=None) -> None:
         step_forecast(s)
     elif a.step == "locality":
         step_locality(int(s))
+    elif a.step in ("locality_sweep_fresh", "locality_sweep_warm"):
+        step_locality_sweep(int(s), warm=a.step.endswith("warm"))
     elif a.step == "publish":
         step_publish(a.run_index)
     else:

@@ -114,3 +114,17 @@ def test_demo_run_pages_draw_offline(browser, demo_config, tmp_path):
         assert result["drawn"] == result["charts"], (path.name, result)
         assert result["descriptions"] >= result["charts"], (path.name, result)
         assert path.stat().st_size < 2_000_000, path.name
+    # Allocated workers (Annex A) are never published: no name in any published file, no column per worker
+    import re
+    from helpers.annex_a import workbook_people
+    annex = Path(re.search(r'annex_a = "([^"]+)"', demo_config.read_text(encoding="utf-8")).group(1))
+    workers = workbook_people(annex / "annex_a.xlsx")[2]
+    assert len(workers) > 10
+    names = re.compile("|".join(re.escape(w) for w in workers), re.I)
+    for f in (out / "2026-10").rglob("*"):
+        if f.is_file() and f.suffix in (".html", ".csv", ".json", ".ipynb"):
+            text = f.read_text(encoding="utf-8", errors="replace")
+            assert not names.search(text), f
+            if f.suffix == ".csv":   # no table keyed by worker (staffing FTE columns are not per worker)
+                header = [c.strip().lower() for c in (text.splitlines()[0] if text else "").split(",")]
+                assert not [c for c in header if re.fullmatch(r"(allocated_?)?worker(_name)?|allocated worker", c)], f

@@ -127,3 +127,43 @@ def test_national_size_forecast_runs_in_seconds():
     assert model.stock.sum() == pytest.approx(80_000, rel=0.1)
     assert out["date"].max() == pd.Timestamp("2030-03-31")
     assert elapsed < 30, f"fit + 5-year forecast took {elapsed:.1f}s"
+
+
+def test_start_stock_uses_date_of_birth_mid_month():
+    """Hand-made: a child born 20 Oct 2008 in foster care from 2024 until the 18th birthday
+    (20 Oct 2026). On 15 Oct 2026 the child is 17 and looked after: in the start stock. With only
+    the birth month (1 Oct 2008) the child would look 18 and be dropped."""
+    from helpers import forecast as fc
+    episodes = pd.DataFrame({"child_id": ["A"], "decom": pd.to_datetime(["2024-01-10"]), "rne": ["S"], "ls": ["C2"],
+                             "cin": ["N1"], "place": ["U4"], "place_provider": ["PR1"], "dec": pd.to_datetime(["2026-10-20"]),
+                             "rec": ["E8"], "reason_place_change": [None], "home_post": [None], "pl_post": [None], "urn": [None],
+                             "collection_year": [2027], "source_file": ["x"]})
+    header = pd.DataFrame({"child_id": ["A"], "sex": ["1"], "birth_month": pd.to_datetime(["2008-10-01"]),
+                           "date_of_birth": pd.to_datetime(["2008-10-20"]), "ethnicity": ["WBRI"], "collection_year": [2027]})
+    prep = fc.prepare_episodes(episodes, header)
+    assert fc.start_stock(prep, "2026-10-15").sum() == 1
+    assert fc.start_stock(prep, "2026-10-19").sum() == 1      # the day before the birthday
+    assert fc.start_stock(prep, "2026-10-20").sum() == 0      # left care on the 18th birthday
+    month_only = fc.prepare_episodes(episodes, header.drop(columns="date_of_birth"))
+    assert fc.start_stock(month_only, "2026-10-15").sum() == 0
+
+
+def test_start_stock_equals_looked_after_count_every_day_of_a_year(demo_dir):
+    """The forecast's start stock equals an independent count of children looked after (an open
+    episode, short breaks aside) on every day from 1 Nov 2025 to 31 Oct 2026 (the demo's year to
+    its extract date), and fit_model starts from it on a mid-month date."""
+    from helpers import forecast as fc, placements, ssda903
+    lac = ssda903.read_ssda903(demo_dir / "ssda903")
+    prep = fc.prepare_episodes(lac.episodes, lac.header)
+    eps = lac.episodes[~lac.episodes["ls"].isin(list(placements.SHORT_BREAK_LEGAL_STATUSES))]
+    days = pd.date_range("2025-11-01", "2026-10-31", freq="D")
+    assert len(days) == 365
+    short = []
+    for d in days:
+        model_count = fc.start_stock(prep, d).sum()
+        looked_after = eps.loc[placements.open_at(eps, d), "child_id"].nunique()
+        if model_count != looked_after:
+            short.append((d.date(), model_count, looked_after))
+    assert short == []
+    model = fc.fit_model(lac.episodes, lac.header, "2024-10-16", "2026-10-15")
+    assert model.stock.sum() == len(placements.cla_at_date(lac.episodes, lac.header, lac.uasc, "2026-10-15")) > 400

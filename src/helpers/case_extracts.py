@@ -5,6 +5,11 @@ CSV reading shares :func:`helpers.ssda903.read_csv_text`, so unreadable files ra
 one-line :class:`helpers.ledger.ReaderError` (empty, UTF-16, not UTF-8, extra fields, missing
 required column, a required date column with no ``dd/mm/yyyy`` value in any row).
 
+Both extracts: a row with fewer fields than the header -> excluded; a date column not
+consistently dd/mm/yyyy refuses the file (``helpers.input_checks``). ``as_at`` (default: the
+file's modification date) bounds the dates: starts after it excluded, ends after it repaired
+(current/open), starts more than 19 years before it excluded.
+
 Address extract (``read_address_extract``), ledger source = file name, row = CSV line:
   * required columns LAchildID, Postcode, AddressStartDate; optional LSOA, WardCode, AddressEndDate
   * LAchildID missing -> excluded
@@ -31,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import codes, postcodes, specs
+from helpers import codes, input_checks, postcodes, specs
 from helpers.cin_census import (ASSESSMENT_COLUMNS, CHILDREN_COLUMNS, CIN_PLAN_COLUMNS, CP_PLAN_COLUMNS,
                                 REFERRAL_COLUMNS, S47_COLUMNS, CINCensus)
 from helpers.ledger import Ledger, ReaderError
@@ -66,12 +71,13 @@ def _dates_readable(path: Path, df: pd.DataFrame, column: str, fmt: str, shown: 
                           f"expected dates as {shown}")
 
 
-def read_address_extract(path) -> tuple[pd.DataFrame, Ledger]:
+def read_address_extract(path, as_at=None) -> tuple[pd.DataFrame, Ledger]:
     """Read the child address extract (data_model 1.3).
 
     Input: path to ``LAchildID,Postcode,LSOA,WardCode,AddressStartDate,AddressEndDate`` CSV.
     Output: ``(addresses, ledger)``; addresses has ``child_id, postcode_sector, lsoa_code,
-    ward_code, start_date, end_date`` (end NaT = current). Rules: module docstring.
+    ward_code, start_date, end_date`` (end NaT = current). ``as_at``: the date the extract was
+    taken (default: the file's modification date). Rules: module docstring.
     """
     path = Path(path)
     df = read_csv_text(path, "a child address extract")
@@ -80,6 +86,7 @@ def read_address_extract(path) -> tuple[pd.DataFrame, Ledger]:
         if col not in df.columns:
             df[col] = ""
     _dates_readable(path, df, "ADDRESSSTARTDATE", DMY, "dd/mm/yyyy")
+    input_checks.check_date_formats(path, df, ("ADDRESSSTARTDATE", "ADDRESSENDDATE"))
     ledger = Ledger()
     df = df.reset_index(drop=True)
     df["_source"] = path.name
@@ -90,7 +97,16 @@ def read_address_extract(path) -> tuple[pd.DataFrame, Ledger]:
     rc = RowChecks(df, ledger)
     rc.exclude(df["child_id"].isna(), "LAchildID missing", "LAchildID", "blank")
     rc.require_date(start, sbad, "address start date", "AddressStartDate", df["ADDRESSSTARTDATE"])
+    as_at = pd.Timestamp(as_at) if as_at is not None else input_checks.file_date(path)
+    rc.exclude(start > as_at, "address start date after the extract's date", "AddressStartDate",
+               df["ADDRESSSTARTDATE"] + " > " + f"{as_at:%d/%m/%Y}")
+    rc.exclude(start < input_checks.earliest_plausible(as_at), "address start date implausibly early (more than "
+               f"{input_checks.MAX_RECORD_AGE_YEARS} years before the extract's date)", "AddressStartDate",
+               df["ADDRESSSTARTDATE"])
     hit = rc.repair(ebad, "address end date not a date: treated as current", "AddressEndDate", df["ADDRESSENDDATE"])
+    end = end.where(~hit)
+    hit = rc.repair(end > as_at, "address end date after the extract's date: treated as current", "AddressEndDate",
+                    df["ADDRESSENDDATE"])
     end = end.where(~hit)
     rc.exclude(end < start, "address end date before start date", "AddressEndDate",
                df["ADDRESSSTARTDATE"] + " > " + df["ADDRESSENDDATE"])
@@ -110,13 +126,14 @@ def read_address_extract(path) -> tuple[pd.DataFrame, Ledger]:
     return out, ledger
 
 
-def read_flat_referrals(path) -> CINCensus:
+def read_flat_referrals(path, as_at=None) -> CINCensus:
     """Read the flat referrals CSV (data_model 1.4) into a :class:`CINCensus`.
 
     Input: path to ``LAchildID,ReferralDate,ReferralSource,PrimaryNeedCode,ClosureDate,
     ReasonForClosure,ReferralNFA,Sex,BirthMonth,Ethnicity,Disability``.
     Output: ``children`` and ``referrals`` with the CIN census reader's columns (the other
-    tables empty), the ledger and identifiers. Rules: module docstring.
+    tables empty), the ledger and identifiers. ``as_at``: the date the export was taken
+    (default: the file's modification date). Rules: module docstring.
     """
     path = Path(path)
     required = ["LAchildID", "ReferralDate", "ReferralSource", "PrimaryNeedCode", "ClosureDate",
@@ -124,6 +141,7 @@ def read_flat_referrals(path) -> CINCensus:
     df = read_csv_text(path, "a flat referrals export")
     _require(path, df, required, "a flat referrals export")
     _dates_readable(path, df, "REFERRALDATE", DMY, "dd/mm/yyyy")
+    input_checks.check_date_formats(path, df, ("REFERRALDATE", "CLOSUREDATE"))
     df = df.reset_index(drop=True)
     source = path.name
     df["_source"] = source
@@ -137,7 +155,18 @@ def read_flat_referrals(path) -> CINCensus:
     rc = RowChecks(df, ledger)
     rc.exclude(df["LACHILDID"].isna(), "LAchildID missing", "LAchildID", "blank")
     rc.require_date(rd, rd_bad, "referral date", "ReferralDate", df["REFERRALDATE"])
+    as_at = pd.Timestamp(as_at) if as_at is not None else input_checks.file_date(path)
+    rc.exclude(rd > as_at, "referral date after the export's date", "ReferralDate",
+               df["REFERRALDATE"] + " > " + f"{as_at:%d/%m/%Y}")
+    rc.exclude(rd < input_checks.earliest_plausible(as_at), "referral date implausibly early (more than "
+               f"{input_checks.MAX_RECORD_AGE_YEARS} years before the export's date)", "ReferralDate", df["REFERRALDATE"])
+    birth, _ = parse_dates(df["BIRTHMONTH"], "%m/%Y")
+    rc.exclude(rd < birth - pd.Timedelta(days=input_checks.PRE_BIRTH_DAYS),
+               "referral date before the child's birth (more than 40 weeks before BirthMonth)", "ReferralDate",
+               lambda m: df.loc[m, "REFERRALDATE"] + " < birth month " + df.loc[m, "BIRTHMONTH"])
     hit = rc.repair(cd_bad, "closure date not a date: treated as open", "ClosureDate", df["CLOSUREDATE"])
+    cd = cd.where(~hit)
+    hit = rc.repair(cd > as_at, "closure date after the export's date: treated as open", "ClosureDate", df["CLOSUREDATE"])
     cd = cd.where(~hit)
     rc.exclude(cd < rd, "referral after closure: closure date before referral date", "ClosureDate",
                df["REFERRALDATE"] + " > " + df["CLOSUREDATE"])
@@ -214,6 +243,68 @@ def read_flat_referrals(path) -> CINCensus:
     return out
 
 
+#: Why an address gives no ward of the council (``ward_problem`` of :func:`check_ward_codes`).
+WARD_PROBLEMS = {
+    "blank": "address has no ward or LSOA code",
+    "unknown": "ward code not in the ONS lookup (nor a known LSOA)",
+    "elsewhere": "ward of another council",
+}
+
+
+def check_ward_codes(addresses: pd.DataFrame, lookup: pd.DataFrame, la_codes=None,
+                     source: str = "address extract: ward codes") -> tuple[pd.DataFrame, Ledger]:
+    """Validate the address extract's ward and LSOA codes against the ONS lookup.
+
+    Inputs: ``addresses`` from :func:`read_address_extract`; ``lookup`` from
+    ``helpers.geography.read_lsoa_ward_lookup``; ``la_codes`` the council's LAD code(s) (None:
+    any council in the lookup).
+    Rules, per address row (ledger ``source``; repairs, the row is kept):
+      * ward code not in the lookup but the LSOA is -> repaired: ward taken from the LSOA
+        ("ward code not in the ONS lookup: ward from the LSOA"); a blank ward with a known LSOA
+        likewise ("ward code blank: ward from the LSOA");
+      * neither ward nor LSOA known -> repaired: ward and LSOA set to missing, ``ward_problem``
+        says why (:data:`WARD_PROBLEMS`: blank, or not in the lookup - a typing slip, an
+        out-of-date code or text such as a formula typed into the field);
+      * a known ward of another council (``la_codes``) -> ward set to missing, ``ward_problem``
+        "ward of another council".
+    Output ``(addresses, ledger)``: a copy with ``ward_code``/``lsoa_code`` validated and
+    ``ward_problem`` (None when the ward is one of the council's).
+    """
+    out = addresses.copy()
+    wards = lookup.drop_duplicates("ward_code").set_index("ward_code")["lad_code"]
+    lsoa_ward = lookup.drop_duplicates("lsoa_code").set_index("lsoa_code")["ward_code"]
+    ward = clean_text(out["ward_code"])
+    lsoa = clean_text(out["lsoa_code"])
+    ward_ok = ward.isin(wards.index)
+    lsoa_ok = lsoa.isin(lsoa_ward.index)
+    ledger = Ledger()
+    ledger.add_read(source, len(out))
+    ledger.add_used(source, len(out))
+    from_lsoa = ~ward_ok & lsoa_ok
+    blank_ward = ward.isna()
+    for mask, rule in ((from_lsoa & ~blank_ward, "ward code not in the ONS lookup: ward from the LSOA"),
+                       (from_lsoa & blank_ward, "ward code blank: ward from the LSOA")):
+        ledger.repair_rows(source, [None] * int(mask.sum()), rule, "WardCode", ward[mask].astype(str).to_numpy())
+    ward = ward.where(~from_lsoa, lsoa.map(lsoa_ward))
+    problem = pd.Series(None, index=out.index, dtype=object)
+    none_known = ~ward_ok & ~lsoa_ok
+    problem[none_known & blank_ward & lsoa.isna()] = WARD_PROBLEMS["blank"]
+    problem[none_known & problem.isna()] = WARD_PROBLEMS["unknown"]
+    ledger.repair_rows(source, [None] * int(none_known.sum()), "ward not known: set to missing", "WardCode",
+                       problem[none_known].to_numpy())
+    ward = ward.where(~none_known, None)
+    lsoa = lsoa.where(lsoa_ok, None)
+    if la_codes is not None:
+        codes_ = {la_codes} if isinstance(la_codes, str) else set(la_codes)
+        elsewhere = ward.notna() & ~ward.map(wards).isin(codes_)
+        problem[elsewhere] = WARD_PROBLEMS["elsewhere"]
+        ward = ward.where(~elsewhere, None)
+        lsoa = lsoa.where(~elsewhere, None)
+    out["ward_code"], out["lsoa_code"] = ward.astype(object), lsoa.astype(object)
+    out["ward_problem"] = problem.astype(object).where(problem.notna(), None)
+    return out, ledger
+
+
 def attach_ward(referrals: pd.DataFrame, addresses: pd.DataFrame) -> pd.DataFrame:
     """Add the child's ``ward_code`` and ``lsoa_code`` on the referral date.
 
@@ -223,13 +314,17 @@ def attach_ward(referrals: pd.DataFrame, addresses: pd.DataFrame) -> pd.DataFram
     if several, the latest start); else the child's nearest address in time (fewest days between
     the referral date and the address period; ties to the later address); else missing.
     Output: a copy of ``referrals`` with ``ward_code``, ``lsoa_code`` and ``address_match``
-    (``"in force"``, ``"nearest"`` or ``"none"``); the counts by ``address_match`` are also in
-    ``out.attrs["address_match_counts"]`` so the notebook can report unmatched referrals.
+    (``"in force"``, ``"nearest"``, ``"none"`` (no address), or ``"no ward: <reason>"`` when the
+    address found has no ward of the council: blank, not in the ONS lookup or another council's,
+    see :func:`check_ward_codes`); the counts by ``address_match`` are also in
+    ``out.attrs["address_match_counts"]`` so the report counts every referral it cannot place.
     """
     out = referrals.copy()
     left = pd.DataFrame({"_i": np.arange(len(out)), "child_id": out["child_id"].to_numpy(),
                          "referral_date": out["referral_date"].to_numpy()})
-    pairs = left.merge(addresses[["child_id", "ward_code", "lsoa_code", "start_date", "end_date"]],
+    keep = ["child_id", "ward_code", "lsoa_code", "start_date", "end_date"] + (
+        ["ward_problem"] if "ward_problem" in addresses.columns else [])
+    pairs = left.merge(addresses[keep],
                        on="child_id", how="inner")
     date, start = pairs["referral_date"], pairs["start_date"]
     end = pairs["end_date"]
@@ -242,6 +337,29 @@ def attach_ward(referrals: pd.DataFrame, addresses: pd.DataFrame) -> pd.DataFram
     out["ward_code"] = best["ward_code"].reindex(idx).to_numpy()
     out["lsoa_code"] = best["lsoa_code"].reindex(idx).to_numpy()
     gap = best["_gap"].reindex(idx)
-    out["address_match"] = np.where(gap.isna(), "none", np.where(gap.eq(0), "in force", "nearest"))
+    match = np.where(gap.isna(), "none", np.where(gap.eq(0), "in force", "nearest")).astype(object)
+    # an address found but with no ward of the council is not a placed referral: say why
+    no_ward = (gap.notna() & pd.isna(out["ward_code"])).to_numpy()
+    if no_ward.any():
+        why = (best["ward_problem"].reindex(idx).to_numpy() if "ward_problem" in best.columns
+               else np.full(len(idx), None, dtype=object))
+        match[no_ward] = ["no ward: " + (w if isinstance(w, str) else WARD_PROBLEMS["blank"]) for w in why[no_ward]]
+    out["address_match"] = match
     out.attrs["address_match_counts"] = out["address_match"].value_counts().to_dict()
     return out
+
+
+def unplaced_text(reasons: dict[str, int], threshold: int) -> str:
+    """Plain text of records that could not be placed in a ward, by reason, safe to publish.
+
+    ``reasons`` maps a reason to a count. Counts from 1 to ``threshold`` show as "c"; when only
+    one reason would be hidden, the next smallest is hidden too, so that no hidden count can be
+    worked out from the total. Reasons with a zero count are left out.
+    Example: ``{"no address": 40, "ward code not in the ONS lookup": 3}`` with threshold 5 ->
+    ``"no address: c; ward code not in the ONS lookup: c"``.
+    """
+    items = sorted(((k, int(v)) for k, v in reasons.items() if int(v) > 0), key=lambda kv: kv[1])
+    small = {k for k, v in items if v <= threshold}
+    if len(small) == 1 and len(items) > 1:
+        small.add(next(k for k, _ in items if k not in small))
+    return "; ".join(f"{k}: {'c' if k in small else f'{v:,}'}" for k, v in sorted(items, key=lambda kv: -kv[1]))

@@ -21,6 +21,11 @@ line/element, field and expectation: empty file, not XML / malformed XML (with t
 line), root element not ``<Message>``, ``Collection`` other than ``CIN``, no usable collection
 year (``Header/CollectionDetails/Year``, else the year of ``ReferenceDate``).
 
+Also refused: a ``<Child>`` or ``<CINdetails>`` element in another namespace than ``<Message>``,
+and a file with no ``<Child>`` the reader recognises (never read as 0 records). Two files for
+one collection year: the later ``Header/Source/DateTime`` is used (else the later modification
+time) and every record of the other is excluded ("resubmission: file replaced by ...").
+
 Row rules (ledger sources are ``"<file>:children"``, ``"<file>:referrals"``,
 ``"<file>:assessments"``, ``"<file>:cin_plans"``, ``"<file>:section47"``, ``"<file>:cp_plans"``;
 row = line of the element). Applied in this order; a row is excluded by the first rule it fails:
@@ -40,7 +45,8 @@ children
     ("duplicate: superseded by later collection year")
 referrals (CINdetails)
   * LAchildID missing -> excluded
-  * CINreferralDate missing / not YYYY-MM-DD / after the reference date -> excluded
+  * CINreferralDate missing / not YYYY-MM-DD / after the reference date -> excluded; more than
+    19 years before the reference date, or more than 40 weeks before PersonBirthDate -> excluded
   * CINclosureDate not a date, or after the reference date -> repaired: treated as open
   * CINclosureDate before CINreferralDate -> excluded ("referral after closure")
   * ReasonForClosure without CINclosureDate -> repaired: treated as open (reason cleared)
@@ -78,7 +84,7 @@ import numpy as np
 import pandas as pd
 from lxml import etree
 
-from helpers import codes, specs
+from helpers import codes, input_checks, specs
 from helpers.ledger import Ledger, ReaderError, resolve_input_files
 from helpers.schemas import clean_text, validate
 
@@ -183,6 +189,7 @@ class _Raw:
         # the rows of a file are contiguous in the lists above
         self.blocks: list[tuple[str, int, int, int]] = []
         self.files: dict[str, tuple[int, pd.Timestamp]] = {}
+        self.stamps: dict[str, str] = {}      # Header/Source/DateTime per file (resubmissions)
         self.paths: dict[str, Path] = {}
 
 
@@ -229,7 +236,7 @@ def _parse_file(path: Path, raw: _Raw) -> None:
                                                   "CollectionDetails"))
     sub_kind = {t_ass: "a", t_plan: "p", t_s47: "s", t_cpp: "k"}
     # every element the walk acts on; all others are skipped inside lxml
-    wanted = tuple(leaf) + tuple(sub_kind) + (t_fac, t_cin, t_dis, t_icpc)
+    wanted = tuple(leaf) + tuple(sub_kind) + (t_fac, t_cin, t_dis, t_icpc, "{*}CINdetails")
     disabilities: list = []
     ch_id, ch_upn, ch_fupn, ch_dob, ch_edob, ch_sex, ch_gender, ch_eth, ch_dis, ch_row = (
         ch["child_id"], ch["upn"], ch["former_upn"], ch["dob"], ch["edob"], ch["sex"], ch["gender"],
@@ -294,10 +301,17 @@ def _parse_file(path: Path, raw: _Raw) -> None:
     act.update({t: (None, k) for t, k in sub_kind.items()})
     act.update({t_fac: (None, "fac"), t_cin: (None, "cin"), t_dis: (None, "dis"), t_icpc: (None, "icpc")})
     try:
-        for _, el in etree.iterparse(str(path), events=("end",), tag=(t_child, t_cd)):
+        for _, el in etree.iterparse(str(path), events=("end",), tag=("{*}Child", "{*}CollectionDetails", "{*}Source")):
             if el.tag == t_cd:
                 year, ref_date = _collection(path, el, ns)
                 continue
+            if el.tag != t_child:
+                if el.tag == ns + "Source":          # Header/Source: DateTime decides resubmissions
+                    raw.stamps[fname] = (el.findtext(ns + "DateTime") or "").strip()
+                    continue
+                if etree.QName(el).localname == "Source":
+                    continue                          # a <Source> elsewhere is not the header's
+                raise _foreign(path, el, ns)
             if year is None:
                 raise ReaderError(path, f"line {el.sourceline}, element <Child>", "Header/CollectionDetails/Year",
                                   "no collection year before the first <Child>; expected "
@@ -305,6 +319,8 @@ def _parse_file(path: Path, raw: _Raw) -> None:
             # walk the finished Child in document order: a container opens a record, which is
             # appended when the next container of its level (or the end of the Child) arrives
             for e in el.iter(*wanted):
+                if e.tag not in act:                 # "{*}CINdetails" in another namespace
+                    raise _foreign(path, e, ns)
                 rec, key = act[e.tag]
                 if rec is not None:
                     rec[key] = e.text
@@ -352,9 +368,22 @@ def _parse_file(path: Path, raw: _Raw) -> None:
     if year is None:
         raise ReaderError(path, "element <Header>/<CollectionDetails>", "Year",
                           "no collection year found; expected <Header><CollectionDetails><Year>YYYY</Year>")
+    if len(ch_id) == n_children_start:
+        raise ReaderError(path, "element <Children>", None,
+                          "the file holds no <Child> record the reader recognises; expected "
+                          "<Message><Children><Child>... (check the file is a complete CIN census return)")
     raw.blocks.append((fname, year, len(ch_id) - n_children_start, len(r_child) - n_refs_start))
     raw.files[fname] = (year, ref_date)
     raw.paths[fname] = path
+
+
+def _foreign(path: Path, el, ns: str) -> ReaderError:
+    """A record element in another namespace than <Message>'s: its records would be lost."""
+    q = etree.QName(el)
+    return ReaderError(path, f"line {el.sourceline}, element <{q.localname}>", None,
+                       f"in namespace {q.namespace or '(none)'!r}, not the namespace of <Message> "
+                       f"({ns[1:-1] or '(none)'!r}), so its records cannot be recognised; expected every "
+                       "element in the <Message> namespace: correct the xmlns attributes and re-export")
 
 
 def _collection(path: Path, el, ns: str) -> tuple[int, pd.Timestamp]:
@@ -410,6 +439,10 @@ def read_cin_census(paths, *, validate_output: bool = True) -> CINCensus:
     ref_dates = np.array([pd.Timestamp(raw.files[f][1]).as_unit("ns").asm8 for f in fnames], dtype="datetime64[ns]")
     fidx = {f: i for i, f in enumerate(fnames)}
     ctx = _Context(ledger, fnames, ref_dates, raw)
+    # two files for one collection year: the later return (header DateTime) is used
+    replaced = input_checks.pick_resubmissions(
+        {f: (raw.files[f][0], raw.stamps.get(f), raw.paths[f]) for f in fnames})
+    ctx.replaced = np.array([replaced.get(f) for f in fnames], dtype=object)
 
     children = _children(raw, ctx, fidx)
     ref = _referrals(raw, ctx, fidx)
@@ -528,6 +561,7 @@ class _Context:
         self.fnames = fnames
         self.ref_dates = ref_dates
         self.raw = raw
+        self.replaced: np.ndarray | None = None   # per file: "replaced by ..." or None
 
     def sources(self, table: str) -> np.ndarray:
         return _obj([f"{f}:{table}" for f in self.fnames])
@@ -671,6 +705,7 @@ def _children(raw: _Raw, ctx: _Context, fidx: dict) -> pd.DataFrame:
     ch = raw.ch
     file_idx, year = _block_arrays(raw, fidx, 2)
     rc = _Rules(ctx, "children", file_idx, np.asarray(ch["_row"], dtype=np.int64))
+    _replaced_files(rc, ctx, file_idx)
     cid_t = _Text(ch["child_id"]).clean(())
     cid = cid_t.values()
     sex, sex_wrong_form, sex_bad = _sex(ch, year)
@@ -743,6 +778,7 @@ def _referrals(raw: _Raw, ctx: _Context, fidx: dict) -> _Referrals:
     file_idx, year = _block_arrays(raw, fidx, 3)
     rows = np.asarray(r["_row"], dtype=np.int64)
     rc = _Rules(ctx, "referrals", file_idx, rows)
+    _replaced_files(rc, ctx, file_idx)
     cid_c = _Text(r["child_id"]).clean(())
     cid = cid_c.values()
     src_c = _Text(r["referral_source"]).clean(codes.REFERRAL_SOURCES)
@@ -763,6 +799,7 @@ def _referrals(raw: _Raw, ctx: _Context, fidx: dict) -> _Referrals:
     rc.exclude(rd_nat & ~rd_bad, "referral date missing", "CINreferralDate", "blank")
     rc.exclude(rd_bad, "referral date not a date (expected YYYY-MM-DD)", "CINreferralDate", rd_t.raw)
     rc.exclude(rd > ref, "referral date after the collection's reference date", "CINreferralDate", rd_t.raw)
+    _impossible_referral_dates(rc, raw, rd, rd_t, ref, child_row)
     hit = rc.repair(cd_bad, "closure date not a date: treated as open", "CINclosureDate", cd_t.raw)
     cd[hit] = _NAT
     hit = rc.repair(cd > ref, "closure date after the collection's reference date: treated as open",
@@ -835,6 +872,27 @@ def _referrals(raw: _Raw, ctx: _Context, fidx: dict) -> _Referrals:
     return _Referrals(table, keep, rc.alive, rc.rule, file_idx, rows, full_id, full_child, target, year)
 
 
+def _impossible_referral_dates(rc: "_Rules", raw: "_Raw", rd, rd_t, ref, child_row) -> None:
+    """Exclude referral dates no child's record can have (helpers.input_checks)."""
+    rc.exclude(rd < input_checks.earliest_plausible(ref),
+               f"referral date implausibly early (more than {input_checks.MAX_RECORD_AGE_YEARS} years before "
+               "the collection's reference date)", "CINreferralDate", rd_t.raw)
+    if len(child_row):
+        dob, _ = _Text(raw.ch["dob"]).dates()
+        birth = dob[child_row]
+        early = ~np.isnat(birth) & (rd < birth - np.timedelta64(input_checks.PRE_BIRTH_DAYS, "D"))
+        rc.exclude(early, "referral date before the child's birth (more than 40 weeks before PersonBirthDate)",
+                   "CINreferralDate", lambda m: _obj([f"{a} < birth {b}" for a, b in zip(
+                       rd_t.raw[m], np.datetime_as_string(birth[m], unit="D"))]))
+
+
+def _replaced_files(rc: "_Rules", ctx: "_Context", file_idx: np.ndarray) -> None:
+    """Exclude every record of a file replaced by a resubmission (rule names the file used)."""
+    if ctx.replaced is not None and len(file_idx) and np.not_equal(ctx.replaced, None).any():
+        hit = np.not_equal(ctx.replaced[file_idx], None)
+        rc.exclude(hit, input_checks.RESUBMITTED_RULE, None, lambda m: ctx.replaced[file_idx[m]])
+
+
 def _all_dates_unreadable(ctx: _Context, file_idx, rows, text, dates, bad, field: str) -> None:
     """ReaderError when a file has values in a required date field but none is YYYY-MM-DD."""
     ok = np.bincount(file_idx[~np.isnat(dates)], minlength=len(ctx.fnames))
@@ -885,6 +943,8 @@ def _required_start(rc: _Rules, text: _Text, ref: np.ndarray, field: str, label:
     rc.exclude(np.isnat(start) & ~bad, f"{label} missing", field, "blank")
     rc.exclude(bad, f"{label} not a date (expected YYYY-MM-DD)", field, text.raw)
     rc.exclude(start > ref, f"{label} after the collection's reference date", field, text.raw)
+    rc.exclude(start < input_checks.earliest_plausible(ref), f"{label} implausibly early (more than "
+               f"{input_checks.MAX_RECORD_AGE_YEARS} years before the collection's reference date)", field, text.raw)
     return start
 
 

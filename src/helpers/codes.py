@@ -7,7 +7,7 @@ code is valid. A *collection year* is named by the year in which it ends on
 
 Sources: the CIN census 2023-24 XML schema (``CIN_schema_2024.xsd``) for the CIN
 lists; the DfE SSDA903 guidance for the looked-after lists (see
-``../shared/docs/domain.md``). Codes marked *unconfirmed* there are kept with a
+``docs/definitions.md``). Codes marked *unconfirmed* there are kept with a
 label that says so.
 """
 

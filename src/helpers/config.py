@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-REQUIRED_SECTIONS = ("council", "data", "publish")
+REQUIRED_SECTIONS = ("council", "data", "publish")   # declared in helpers.config_schema
 
 
 class ConfigError(ValueError):
@@ -41,23 +41,28 @@ def load_config(config_path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: config file not found")
     try:
         cfg = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: byte {exc.start} is not valid UTF-8; save the config as UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
-    for section in REQUIRED_SECTIONS:
-        if section not in cfg:
-            raise ConfigError(f"{path}: missing required section [{section}]")
-    for key in ("la_code", "la_name"):
-        if key not in cfg["council"]:
-            raise ConfigError(f"{path}: missing required key council.{key}")
     root = project_root_for(path)
+    # the declared schema (helpers.config_schema): every problem at once, each naming its key
+    from helpers.config_schema import problems
+
+    found = problems(cfg, root, default_notebooks=_default_notebooks(root))
+    if found:
+        raise ConfigError(f"{path}: {len(found)} problem(s) in the council config; fix each in the file "
+                          "(configs/demo.toml shows every key):\n" + "\n".join(f"  - {p}" for p in found))
     cfg["_path"] = path.resolve()
     cfg["_root"] = root
     cfg["data"] = {k: (root / v).resolve() if isinstance(v, str) else v for k, v in cfg["data"].items()}
-    threshold = cfg["publish"].get("suppression_threshold", 5)
-    if not isinstance(threshold, int) or threshold < 1:
-        raise ConfigError(f"{path}: publish.suppression_threshold must be a whole number of at least 1, got {threshold!r}")
-    cfg["publish"]["suppression_threshold"] = threshold
+    cfg["publish"].setdefault("suppression_threshold", 5)
     return cfg
+
+
+def _default_notebooks(root: Path) -> Path:
+    """The report notebooks used when ``[publish] notebooks`` is not set (as helpers.publish)."""
+    return root / "notebooks" if (root / "notebooks").is_dir() else Path(__file__).resolve().parents[2] / "notebooks"
 
 
 RUN_PREFIX = "run:"

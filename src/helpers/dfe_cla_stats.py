@@ -1,7 +1,7 @@
 """Readers for the DfE looked-after children tables as published, and England benchmarks.
 
 Source: DfE, "Children looked after in England including adoptions" (explore-education-statistics,
-reporting year ending 31 March; OGL v3.0). Files as published (see ``../shared/data/SOURCES.md``):
+reporting year ending 31 March; OGL v3.0). Files as published (provenance in ``helpers.reference.SOURCES``):
 
 * ``cla_number_and_rate_per_10k_children.csv``: children looked after on 31 March, starting and
   ceasing, counts and rates per 10,000 children;
@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from helpers.input_checks import read_reference_csv
 
 SUPPRESSION_SYMBOLS: dict[str, str] = {
     "c": "suppressed (small number)",
@@ -51,7 +53,7 @@ _KEY_COLUMNS = ["time_period", "geographic_level", "region_code", "region_name",
 
 
 def _read_ees(path: str | Path, value_columns: list[str]) -> pd.DataFrame:
-    df = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+    df = read_reference_csv(path, "a DfE published table (EES CSV)", dtype=str, keep_default_na=False, na_values=[""])
     missing = [c for c in ["time_period", "geographic_level", *value_columns] if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: expected columns {missing} (DfE EES layout)")

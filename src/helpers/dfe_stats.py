@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from helpers.input_checks import read_reference_csv
+
 #: Symbols that EES and DfE statistics publications put in place of a number.
 #: (GSS / DfE symbol conventions; "u" appears in older CIN tables.)
 EES_SYMBOLS: dict[str, str] = {
@@ -45,6 +47,13 @@ GEOGRAPHY_COLUMNS: tuple[str, ...] = (
 C1_INDICATORS: tuple[str, ...] = (
     "referral_count", "rereferral_count", "rereferral_percent", "no_further_action_count",
     "no_further_action_percent", "not_in_need_count", "not_in_need_percent", "referral_child_count",
+    "rereferral_child_count", "rereferral_child_percent",
+)
+
+#: C1 indicators the benchmarks need; the others may be left out (the bundle's trimmed snapshot,
+#: ``helpers.reference``, keeps only these) and are then NaN.
+C1_REQUIRED: tuple[str, ...] = (
+    "referral_count", "rereferral_count", "rereferral_percent", "referral_child_count",
     "rereferral_child_count", "rereferral_child_percent",
 )
 
@@ -76,16 +85,21 @@ def parse_ees_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     return values.astype(float), symbols
 
 
-def read_ees_csv(path: str | Path, indicators: tuple[str, ...]) -> pd.DataFrame:
+def read_ees_csv(path: str | Path, indicators: tuple[str, ...],
+                 optional: tuple[str, ...] = ()) -> pd.DataFrame:
     """Read an EES CSV as published: geography columns as text (``time_period`` as int),
     each indicator as float with a companion ``{indicator}_symbol`` column.
 
     Inputs: the file path and the indicator columns expected. Output: one row per
-    published row. Raises :class:`DfEFileError` naming the file when columns are missing.
+    published row. Raises :class:`DfEFileError` naming the file when columns are missing;
+    indicators listed in ``optional`` may be absent (they are then NaN, symbol None).
     """
     path = Path(path)
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    raw = read_reference_csv(path, "a DfE published table (EES CSV)", dtype=str, keep_default_na=False)
     raw.columns = [c.strip() for c in raw.columns]
+    for col in optional:
+        if col not in raw.columns:
+            raw[col] = ""
     missing = [c for c in (*GEOGRAPHY_COLUMNS, *indicators) if c not in raw.columns]
     if missing:
         raise DfEFileError(f"{path}: missing columns {missing}; is this the EES CSV of the right table?")
@@ -114,7 +128,7 @@ def read_c1(path: str | Path) -> pd.DataFrame:
     12 months of a previous referral / referrals in the year); ``rereferral_child_percent``
     the child-level rate.
     """
-    c1 = read_ees_csv(path, C1_INDICATORS)
+    c1 = read_ees_csv(path, C1_INDICATORS, optional=tuple(c for c in C1_INDICATORS if c not in C1_REQUIRED))
     level = c1["geographic_level"]
     unknown = sorted(set(level) - set(GEOGRAPHIC_LEVELS))
     if unknown:

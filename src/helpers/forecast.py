@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from helpers import codes
-from helpers.placements import SHORT_BREAK_LEGAL_STATUSES, categorise_placements, with_spells
+from helpers.placements import SHORT_BREAK_LEGAL_STATUSES, birth_dates, categorise_placements, with_spells
 
 #: Model age bands: (lower age, upper age, label); children leave the model at 18.
 MODEL_AGE_BANDS: tuple[tuple[int, int, str], ...] = (
@@ -122,8 +122,7 @@ def prepare_episodes(episodes: pd.DataFrame, header: pd.DataFrame) -> pd.DataFra
     e = episodes if "category" in episodes.columns else categorise_placements(episodes)
     e = e[~e["ls"].isin(list(SHORT_BREAK_LEGAL_STATUSES))]
     e = with_spells(e)
-    births = header.drop_duplicates("child_id", keep="last").set_index("child_id")["birth_month"]
-    e["birth"] = e["child_id"].map(births)
+    e["birth"] = e["child_id"].map(birth_dates(header))  # exact date of birth where the reader has it
     e = e[e["birth"].notna()].reset_index(drop=True)
     nxt_same = e["child_id"].eq(e["child_id"].shift(-1)) & e["dec"].eq(e["decom"].shift(-1))
     e["next_category"] = e["category"].shift(-1).where(nxt_same)
@@ -206,18 +205,30 @@ def fit_model(
         np.add.at(trans, (src[moved], dst[moved]), 1.0)
         np.add.at(exits, src[~ok], 1.0)  # moved to an unknown state or aged out: leaves the model
 
-    # --- stock at the window end
-    open_end = (e["decom"] <= we) & (e["dec"].isna() | (e["dec"] > we))
-    se = e[open_end].sort_values("decom").drop_duplicates("child_id", keep="last")
-    sb = _band_index(se["birth"], pd.Series(we, index=se.index), bands)
-    ok = sb >= 0
-    stock = np.bincount(sb[ok] * nc + se["cat_idx"].to_numpy()[ok], minlength=S).astype(float)
+    stock = start_stock(e, we, cats, bands)
 
     return StockFlowModel(
         bands=tuple(b[2] for b in bands), categories=tuple(cats), start=we, stock=stock,
         transition_counts=trans, exit_counts=exits, entry_counts=entry_counts,
         exposure_days=exposure, window_days=int((we - ws).days) + 1,
     )
+
+
+def start_stock(prepared: pd.DataFrame, at: pd.Timestamp | str, categories: Sequence[str] = codes.PLACEMENT_CATEGORIES,
+                bands: Sequence[tuple[int, int, str]] = MODEL_AGE_BANDS) -> np.ndarray:
+    """Children in care at the end of day ``at`` (``decom <= at < dec``) by state (age band x
+    category, flattened band-major), from :func:`prepare_episodes` output. ``at`` may be any date
+    (extracts are taken mid-month): ages come from each child's date of birth where the reader has
+    it, so a 17-year-old whose 18th birthday is later in the month is still counted."""
+    at = pd.Timestamp(at)
+    cats = list(categories)
+    nc = len(cats)
+    cat_idx = prepared["cat_idx"].to_numpy() if "cat_idx" in prepared else pd.Categorical(prepared["category"], categories=cats).codes
+    open_end = ((prepared["decom"] <= at) & (prepared["dec"].isna() | (prepared["dec"] > at))).to_numpy() & (cat_idx >= 0)
+    se = prepared[open_end].assign(cat_idx=cat_idx[open_end]).sort_values("decom").drop_duplicates("child_id", keep="last")
+    sb = _band_index(se["birth"], pd.Series(at, index=se.index), bands)
+    ok = sb >= 0
+    return np.bincount(sb[ok] * nc + se["cat_idx"].to_numpy()[ok], minlength=len(bands) * nc).astype(float)
 
 
 # --------------------------------------------------------------------------

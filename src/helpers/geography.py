@@ -5,7 +5,7 @@ column names whatever the source, so one code path serves the demo council and a
 
 - English Indices of Deprivation 2019 (MHCLG): the File 1 (IMD), File 3 (IDACI & IDAOPI) and
   File 6 (population denominators) workbooks, or the combined CSV in
-  ``../shared/data/iod2019`` (plus ``idaci_score`` in the demo's copy).
+  ``iod2019_lsoa11_imd_idaci_population.csv`` layout (plus ``idaci_score`` in the demo's copy).
 - ONS "LSOA (2011) to Ward (2021) to LAD (2021)" lookup, as xlsx or CSV.
 - ONS mid-year child population by LSOA (single year of age).
 - Ward and LSOA boundaries as GeoJSON (EPSG:4326, ONS property names such as ``WD22CD``).
@@ -38,6 +38,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from helpers.input_checks import read_reference_csv
 from helpers.ledger import Ledger, ReaderError
 
 #: Number of LSOAs (2011) in England ranked by IoD2019: the denominator of ranks and deciles.
@@ -107,8 +108,14 @@ def _read_iod_workbook(path: Path) -> pd.DataFrame:
     return out
 
 
-def read_iod(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
-    """Read IoD2019 LSOA data as MHCLG publishes it.
+def read_iod(path: str | Path | Sequence[str | Path], edition: int | str | None = None) -> pd.DataFrame:
+    """Read IoD2019 LSOA data as MHCLG publishes it (or IoD2025: see below).
+
+    ``edition`` (the config's ``[geography] iod_edition``): 2019, 2025, or None to tell from the
+    file's headers ("LSOA code (2011)" / ``lsoa11cd`` = 2019, "LSOA code (2021)" / ``lsoa21cd`` =
+    2025). IoD2025 files are read by :func:`helpers.deprivation.read_iod_2025`; a file whose
+    headers name the other edition's LSOAs is refused with a clear error. The frame's ``attrs``
+    record the edition (:func:`helpers.deprivation.edition_of`).
 
     Input: the combined CSV (``iod2019_lsoa11_imd_idaci_population.csv`` layout, optionally with
     ``idaci_score``), one or more of the File 1 / File 3 / File 6 workbooks (a list of paths,
@@ -119,6 +126,17 @@ def read_iod(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
     NaN when the source does not hold them: the workbooks carry ranks only).
     ``idaci_percentile`` is defined in the module docstring.
     """
+    from helpers import deprivation
+
+    first = Path(path) if isinstance(path, (str, Path)) else Path(list(path)[0])
+    vintage = deprivation.file_vintage(first)
+    wanted = deprivation.edition(edition).year if edition not in (None, "") else deprivation.EDITION_BY_VINTAGE.get(vintage, 2019)
+    if vintage and deprivation.EDITION_BY_VINTAGE[vintage] != wanted:
+        raise ReaderError(str(first), "line 1", f"LSOA code ({vintage})",
+                          f"the config says IoD{wanted} (LSOA {deprivation.EDITIONS[wanted].lsoa_vintage}) but this file is "
+                          f"IoD{deprivation.EDITION_BY_VINTAGE[vintage]} on {vintage} LSOAs; set [geography] iod_edition to match")
+    if wanted == 2025:
+        return deprivation.read_iod_2025(path)
     if isinstance(path, (str, Path)) and Path(path).is_dir():
         folder = Path(path)
         csvs = sorted(folder.glob("*.csv"))
@@ -136,7 +154,12 @@ def read_iod(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
         if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
             frames.append(_read_iod_workbook(p))
         else:
-            raw = pd.read_csv(p, dtype={"lsoa11cd": str, "lad19cd": str})
+            raw = read_reference_csv(p, "the IoD combined CSV", dtype={"lsoa11cd": str, "lad19cd": str})
+            published, _ = deprivation.published_columns(raw.columns)
+            if "lsoa11cd" not in raw.columns and "lsoa_code" in published.values():
+                # File 7 (or File 1/3 saved as CSV) with MHCLG's own headers
+                frames.append(raw[list(published)].rename(columns=published))
+                continue
             _require(raw, ["lsoa11cd", "imd_rank", "idaci_rank"], p, "IoD2019 combined CSV columns")
             frames.append(raw.rename(columns=_IOD_CSV_COLUMNS))
     iod = frames[0]
@@ -149,7 +172,9 @@ def read_iod(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
     iod["lsoa_code"] = iod["lsoa_code"].astype(str).str.strip()
     iod["idaci_percentile"] = idaci_percentile_from_rank(iod["idaci_rank"]).to_numpy()
     extra = [c for c in iod.columns if c not in IOD_COLUMNS and c.startswith("pop_")]
-    return iod[IOD_COLUMNS + extra].reset_index(drop=True)
+    out = iod[IOD_COLUMNS + extra].reset_index(drop=True)
+    out.attrs.update(deprivation.EDITIONS[2019].attrs())
+    return out
 
 
 def _ward_columns(columns: Iterable[str], prefix: str) -> tuple[str, str] | None:
@@ -174,7 +199,7 @@ def read_lsoa_ward_lookup(path: str | Path) -> pd.DataFrame:
     if path.suffix.lower() in (".xlsx", ".xls"):
         raw = pd.read_excel(path, sheet_name=0, dtype=str)
     else:
-        raw = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+        raw = read_reference_csv(path, "the ONS LSOA-to-ward lookup (CSV)", dtype=str)
     cols = list(raw.columns)
     found = {p: _ward_columns(cols, p) for p in ("LSOA", "WD", "LAD")}
     for prefix, hit in found.items():
@@ -199,8 +224,9 @@ def read_lsoa_population(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise ReaderError(str(path), "file", None, "file not found")
-    raw = pd.read_csv(path, dtype={"lsoa11cd": str}, encoding="utf-8-sig")
-    code = next((c for c in raw.columns if c.lower() in ("lsoa11cd", "lsoa_code", "lsoa code")), None)
+    raw = read_reference_csv(path, "ONS population by LSOA (CSV)", dtype={"lsoa11cd": str, "lsoa21cd": str})
+    code = next((c for c in raw.columns if c.lower() in ("lsoa11cd", "lsoa21cd", "lsoa_code", "lsoa code")
+                 or re.fullmatch(r"lsoa (20\d\d )?code( \(20\d\d\))?", c.strip().lower())), None)
     if code is None:
         raise ReaderError(str(path), "line 1", "lsoa11cd", "an LSOA code column")
     ages = [f"age_{a}" for a in range(18)]
@@ -234,7 +260,13 @@ def read_boundaries(path: str | Path):
     path = Path(path)
     if not path.is_file():
         raise ReaderError(str(path), "file", None, "file not found")
-    gdf = gpd.read_file(path)
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # pyogrio/GDAL errors name no file and suggest nothing
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise ReaderError(str(path), "file", None,
+                          f"not a readable boundary file ({reason}); it may be cut short or not GeoJSON: "
+                          "download it again from the ONS Open Geography Portal (GeoJSON)") from None
     cols = list(gdf.columns)
     ward = _ward_columns(cols, "WD")
     lsoa = _ward_columns(cols, "LSOA")
@@ -281,6 +313,8 @@ def ward_profile(lsoa_lookup: pd.DataFrame, iod: pd.DataFrame, population: pd.Da
     and one per LSOA in the IoD file for this council that the lookup does not place in a ward.
     """
     codes = {la_code} if isinstance(la_code, str) else set(la_code)
+    n_lsoas = int(iod.attrs.get("n_lsoas", N_LSOA_ENGLAND_2019))   # 33,755 for IoD2025 (helpers.deprivation)
+    iod_name = f"IoD{iod.attrs.get('iod_edition', 2019)}"
     source = "ward profile: LSOAs"
     ledger = Ledger()
     lk = lsoa_lookup[lsoa_lookup["lad_code"].isin(codes)].drop_duplicates("lsoa_code")
@@ -293,7 +327,7 @@ def ward_profile(lsoa_lookup: pd.DataFrame, iod: pd.DataFrame, population: pd.Da
                           indicator="_pop")
     no_iod = merged["_iod"] == "left_only"
     no_pop = (merged["_pop"] == "left_only") & ~no_iod
-    ledger.exclude_rows(source, [None] * int(no_iod.sum()), "LSOA not in IoD2019 file", "lsoa_code",
+    ledger.exclude_rows(source, [None] * int(no_iod.sum()), f"LSOA not in {iod_name} file", "lsoa_code",
                         merged.loc[no_iod, "lsoa_code"].to_numpy())
     ledger.exclude_rows(source, [None] * int(no_pop.sum()), "LSOA not in population file", "lsoa_code",
                         merged.loc[no_pop, "lsoa_code"].to_numpy())
@@ -318,7 +352,7 @@ def ward_profile(lsoa_lookup: pd.DataFrame, iod: pd.DataFrame, population: pd.Da
         else:
             wards[out_name] = np.nan
     for rank, decile in [("imd_rank_mean", "imd_decile"), ("idaci_rank_mean", "idaci_decile")]:
-        wards[decile] = np.ceil(wards[rank] / N_LSOA_ENGLAND_2019 * 10).clip(1, 10).astype("Int64")
+        wards[decile] = np.ceil(wards[rank] / n_lsoas * 10).clip(1, 10).astype("Int64")
     wards["children_0_17"] = wards["children_0_17"].fillna(0.0)
     return wards.reset_index()[["ward_code", "ward_name", "lad_code", "n_lsoas", "children_0_17", "imd_score",
                                 "idaci_score", "idaci_percentile", "imd_rank_mean", "idaci_rank_mean",

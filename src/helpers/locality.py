@@ -17,8 +17,17 @@ The chain, each step a function taking data frames and plain values:
    :func:`balance_metrics`, :func:`polsby_popper` and the :func:`strip_baseline` to compare.
    Optional constraints: keep named blocks together; keep existing districts whole
    (:func:`allocate_localities` shares localities between districts).
+   :func:`plan_whole_wards_first` - whole wards first: split only the wards balance needs
+   (heaviest first, along LSOA lines) and say which and why (:func:`plan_statement`), with
+   :func:`ratio_lower_bound` (a ratio no grouping can beat), :func:`sweep_plans` (a warm-started
+   balance sweep over numbers of teams) and :func:`teams_reaching_target`. Contiguity is rook
+   (a shared border of positive length); islands, corner-only joins and wards whose LSOAs lie
+   apart are joined by explicit, listed links (:func:`link_ward_pieces`, :func:`contiguity_links`).
+   :func:`establishment` gives FTE and whole posts by role per locality and for the council
+   (posts shared out at council level, :func:`allocate_posts`); :func:`locality_names` names
+   localities after their largest ward.
 5. :func:`size_localities` - the whole chain as the report runs it (used by the notebook and by
-   the Buckinghamshire real-geography test).
+   the real-geography tests).
 
 Definitions
 -----------
@@ -61,7 +70,8 @@ def assign_area(events: pd.DataFrame, addresses: pd.DataFrame, date_col: str) ->
     """
     ev = events.reset_index(drop=True).copy()
     ev["_row"] = np.arange(len(ev))
-    addr = addresses[["child_id", "ward_code", "lsoa_code", "start_date", "end_date"]]
+    extra = ["ward_problem"] if "ward_problem" in addresses.columns else []
+    addr = addresses[["child_id", "ward_code", "lsoa_code", "start_date", "end_date", *extra]]
     m = ev[["_row", "child_id", date_col]].merge(addr, on="child_id", how="inner")
     d = m[date_col]
     before = (m["start_date"] - d).dt.days.clip(lower=0).fillna(0)
@@ -70,8 +80,10 @@ def assign_area(events: pd.DataFrame, addresses: pd.DataFrame, date_col: str) ->
     m["_start"] = m["start_date"].fillna(pd.Timestamp.min)
     m = m.sort_values(["_row", "_gap", "_start"], ascending=[True, True, False], kind="mergesort")
     best = m.drop_duplicates("_row").set_index("_row")
-    for col in ("ward_code", "lsoa_code"):
+    for col in ("ward_code", "lsoa_code", *extra):
         ev[col] = ev["_row"].map(best[col])
+    if extra:   # matched an address, but it gives no ward: why (helpers.case_extracts.check_ward_codes)
+        ev["ward_problem"] = ev["ward_problem"].where(ev["_row"].isin(best.index), "no address")
     return ev.drop(columns="_row")
 
 
@@ -152,6 +164,9 @@ def demand_by_ward(referrals: pd.DataFrame, cp_plans: pd.DataFrame, episodes: pd
     def place(events: pd.DataFrame, date_col: str) -> pd.DataFrame:
         ev = assign_area(events, addresses, date_col)
         ev["placed_by"] = np.where(ev[area_col].notna(), PLACED_BY[0], PLACED_BY[2])
+        if "ward_problem" in ev.columns:      # "not placed: <reason>"
+            why = ev["ward_problem"].fillna("address has no " + ("LSOA" if area_col == "lsoa_code" else "ward") + " code")
+            ev["placed_by"] = np.where(ev[area_col].notna(), PLACED_BY[0], PLACED_BY[2] + ": " + why)
         if fallback is not None and len(fallback):
             need = ev[area_col].isna().to_numpy()
             if need.any():
@@ -189,11 +204,18 @@ def placement_counts(counts: pd.DataFrame, measure: str, year_end) -> dict[str, 
     """How the children counted in ``measure`` at ``year_end`` were placed in an area.
 
     Input: the output of :func:`demand_by_ward`. Output: ``{"address extract": n,
-    "903 home postcode": n, "not placed": n, "total": n}``.
+    "903 home postcode": n, "not placed": n, "total": n}``, plus ``"not placed by reason"``
+    (``{reason: n}``) when the addresses carry ``ward_problem``
+    (``helpers.case_extracts.check_ward_codes``).
     """
     sub = counts[(counts["measure"] == measure) & (counts["year_end"] == pd.Timestamp(year_end))]
     by = sub.groupby("placed_by")["count"].sum()
     out = {k: int(by.get(k, 0)) for k in PLACED_BY}
+    # "not placed: <reason>" rows (addresses checked by helpers.case_extracts.check_ward_codes)
+    reasons = {str(k).split(": ", 1)[1]: int(v) for k, v in by.items() if str(k).startswith(PLACED_BY[2] + ": ")}
+    out[PLACED_BY[2]] += sum(reasons.values())
+    if reasons:
+        out["not placed by reason"] = reasons
     out["total"] = int(sub["count"].sum())
     return out
 
@@ -635,8 +657,81 @@ def _name_localities(lab: np.ndarray, xy: np.ndarray, k: int) -> np.ndarray:
     return np.array([f"Locality {r + 1:02d}" for r in rank])
 
 
+def _warm_labels(initial, codes, rep, adj, w, xy, k, rng) -> np.ndarray | None:
+    """Labels 0..k-1 for the (contracted) blocks ``codes`` from a previous grouping ``initial``
+    (block code -> label): split the heaviest or merge the lightest localities until there are ``k``.
+    Returns None when the previous grouping cannot be used (no label for any block)."""
+    init = pd.Series(initial)
+    n = len(codes)
+    inverse: dict = {}
+    for m, r in rep.items():
+        inverse.setdefault(r, []).append(m)
+    raw = []
+    for c in codes:  # a contracted block takes the label of its first member that has one
+        members = [c] if c in init.index else inverse.get(c, [c])
+        raw.append(next((init[m] for m in members if m in init.index), None))
+    if all(x is None for x in raw):
+        return None
+    known = pd.Series([x if x is not None else np.nan for x in raw], dtype=object)
+    lab = np.full(n, -1)
+    ok = known.notna().to_numpy()
+    lab[ok] = pd.factorize(known[ok])[0]
+    while (lab < 0).any():  # blocks the previous grouping did not have join a labelled neighbour
+        changed = False
+        for u in np.flatnonzero(lab < 0):
+            nb = [lab[v] for v in adj[u] if lab[v] >= 0]
+            if nb:
+                lab[u] = nb[0]
+                changed = True
+        if not changed:
+            lab[lab < 0] = 0
+    lab = pd.factorize(lab)[0]
+    # a label whose blocks fell apart is split into its connected pieces
+    pieces = []
+    for r in range(lab.max() + 1):
+        members = np.flatnonzero(lab == r)
+        sub = nx.Graph()
+        sub.add_nodes_from(members.tolist())
+        mset = set(members.tolist())
+        sub.add_edges_from((int(u), int(v)) for u in members for v in adj[u] if int(v) in mset)
+        pieces.extend(list(c) for c in nx.connected_components(sub))
+    lab = np.empty(n, dtype=int)
+    for i, p in enumerate(pieces):
+        lab[p] = i
+    while lab.max() + 1 > k:  # merge the lightest locality into its lightest neighbour
+        loads = np.bincount(lab, weights=w)
+        order = np.argsort(loads, kind="stable")
+        merged = False
+        for a in order:
+            nbs = {int(lab[v]) for u in np.flatnonzero(lab == a) for v in adj[u]} - {int(a)}
+            if nbs:
+                b = min(nbs, key=lambda x: loads[x])
+                lab[lab == a] = b
+                lab = pd.factorize(lab)[0]
+                merged = True
+                break
+        if not merged:
+            return None
+    while lab.max() + 1 < k:  # split the heaviest locality that can be split in two connected halves
+        loads = np.bincount(lab, weights=w)
+        done = False
+        for a in np.argsort(-loads, kind="stable"):
+            nodes = np.flatnonzero(lab == a).tolist()
+            if len(nodes) < 2:
+                continue
+            cut = _tree_split(nodes, adj, w, 0.5, rng, 4)
+            if cut is None:
+                continue
+            lab[cut[1]] = lab.max() + 1
+            done = True
+            break
+        if not done:
+            return None
+    return lab
+
+
 def _partition_by_district(graph: nx.Graph, workload: pd.Series, n_localities: int, districts, *, seed: int,
-                           keep_together, **kwargs) -> pd.DataFrame:
+                           keep_together, initial=None, **kwargs) -> pd.DataFrame:
     """Keep every district whole: share the localities between districts (:func:`allocate_localities`)
     and group each district's blocks separately."""
     t0 = time.perf_counter()
@@ -651,12 +746,23 @@ def _partition_by_district(graph: nx.Graph, workload: pd.Series, n_localities: i
     for dist, codes in d.groupby(d).groups.items():
         sub = graph.subgraph(list(codes))
         sizes[dist] = _contract(sub, workload[list(codes)], [g for g in groups if any(c in sub for c in g)])[0].number_of_nodes()
-    k_d = allocate_localities(workload.groupby(d).sum(), n_localities, pd.Series(sizes))
+    dw = workload.groupby(d).sum()
+    k_d = allocate_localities(dw, n_localities, pd.Series(sizes))
+    # each district is grouped on its own, so its own ratio must leave room for the spread between
+    # districts' mean locality workloads (B): aim for target / B inside each district
+    per = dw / k_d
+    spread = float(per.max() / per.min()) if (per > 0).all() else 1.0
+    if "target_ratio" in kwargs:
+        kwargs = {**kwargs, "target_ratio": max(1.0, kwargs["target_ratio"] / spread)}
     parts, moves, methods = [], 0, set()
     for dist in sorted(k_d.index):
         codes = list(d.index[d == dist])
         sub = graph.subgraph(codes).copy()
-        part = partition_localities(sub, workload[codes], int(k_d[dist]), seed=seed,
+        init = None
+        if initial is not None:
+            init = pd.Series(initial).reindex(codes).dropna()
+            init = init if len(init) else None
+        part = partition_localities(sub, workload[codes], int(k_d[dist]), seed=seed, initial=init,
                                     keep_together=[g for g in groups if any(c in sub for c in g)] or None, **kwargs)
         moves += part.attrs["moves"]
         methods.add(part.attrs["start_method"])
@@ -675,7 +781,8 @@ def _partition_by_district(graph: nx.Graph, workload: pd.Series, n_localities: i
 def partition_localities(graph: nx.Graph, workload: pd.Series, n_localities: int, *, seed: int = 0,
                          start: str = "bisection", restarts: int = 4, target_ratio: float = 1.25,
                          keep_together: Sequence[Sequence[str]] | None = None,
-                         max_moves: int | None = None, districts: pd.Series | dict | None = None) -> pd.DataFrame:
+                         max_moves: int | None = None, districts: pd.Series | dict | None = None,
+                         initial: pd.Series | dict | None = None) -> pd.DataFrame:
     """Group building blocks into ``n_localities`` contiguous localities with balanced workload.
 
     Inputs: ``graph`` the contiguity graph of the blocks (nodes = block codes, node attributes
@@ -691,7 +798,12 @@ def partition_localities(graph: nx.Graph, workload: pd.Series, n_localities: int
     ``n_localities`` is below the number of districts; ``attrs["localities_per_district"]``).
     Method: the start is improved by :func:`_improve_balance` (moves that keep every locality
     connected and reduce the spread of workloads); the best run (lowest largest/smallest ratio)
-    is kept.
+    is kept. ``initial`` (optional, block code -> any locality label, e.g. the grouping for
+    another number of teams or before a ward was split) is a warm start tried first: its
+    localities are split (heaviest first, along a spanning-tree cut) or merged (lightest with its
+    lightest neighbour) until there are ``n_localities``, then improved; fresh starts follow only
+    while the ratio is above ``target_ratio``. Blocks missing from ``initial`` join a
+    neighbouring locality.
     Output: ``block_code, locality`` (``"Locality 01"``.. numbered north to south), with
     ``attrs`` ``start_method``, ``moves``, ``seconds``, ``seed_used``.
     """
@@ -701,7 +813,8 @@ def partition_localities(graph: nx.Graph, workload: pd.Series, n_localities: int
         raise ValueError(f"graph nodes and workload index differ ({len(missing)} codes, e.g. {sorted(missing)[:3]})")
     if districts is not None:
         return _partition_by_district(graph, workload, n_localities, districts, seed=seed, keep_together=keep_together,
-                                      start=start, restarts=restarts, target_ratio=target_ratio, max_moves=max_moves)
+                                      start=start, restarts=restarts, target_ratio=target_ratio, max_moves=max_moves,
+                                      initial=initial)
     g, wl, rep = _contract(graph, workload, keep_together)
     codes = sorted(g.nodes)
     n = len(codes)
@@ -717,10 +830,13 @@ def partition_localities(graph: nx.Graph, workload: pd.Series, n_localities: int
     k = n_localities
     best = None
     method_used = start
-    for attempt in range(restarts + 1):
-        s = seed + attempt
+    warm = _warm_labels(initial, codes, rep, adj, w, xy, k, np.random.default_rng(seed)) if initial is not None else None
+    for attempt in range(-1 if warm is not None else 0, restarts + 1):
+        s = seed + max(attempt, 0)
         lab = None
-        if start == "bisection" and nx.is_connected(g):
+        if attempt < 0:
+            lab = warm
+        elif start == "bisection" and nx.is_connected(g):
             lab = _bisection_start(adj, w, k, np.random.default_rng(s))
         elif start == "regionkmeans" and nx.is_connected(g):
             try:
@@ -746,6 +862,8 @@ def partition_localities(graph: nx.Graph, workload: pd.Series, n_localities: int
         ratio = loads.max() / loads.min() if loads.min() > 0 else np.inf
         if best is None or ratio < best[0] - 1e-12:
             best = (ratio, lab.copy(), moves, s)
+            if attempt < 0:
+                method_used = "warm start"
         if ratio <= target_ratio:
             break
     _, lab, moves, seed_used = best
@@ -904,6 +1022,545 @@ def ward_to_locality(lsoa_assignment: pd.DataFrame, lsoa_wards: pd.DataFrame, wo
     return by.drop_duplicates("ward_code")[["ward_code", "locality", "share", "split"]].reset_index(drop=True)
 
 
+# ---------------------------------------------------------------------------
+# 4b. Whole wards first: split only the wards balance needs, and say so
+# ---------------------------------------------------------------------------
+
+
+def block_graph(lsoa_graph: nx.Graph, block_of: pd.Series | dict) -> nx.Graph:
+    """Contiguity graph of building blocks made of LSOAs (whole wards, single LSOAs, or a mix).
+
+    Inputs: the LSOA contiguity graph (from ``helpers.geography.contiguity_graph``, rook by default
+    in :func:`size_localities`) and ``block_of`` (LSOA code -> block code). Two blocks are neighbours
+    when any of their LSOAs are; the edge carries ``bridge=True`` only when every LSOA edge behind it
+    is an explicit island link. Node ``x, y``: mean of the LSOA centroids.
+    """
+    block_of = dict(block_of)
+    g = nx.Graph()
+    acc: dict = {}
+    for n, d in lsoa_graph.nodes(data=True):
+        a = acc.setdefault(block_of[n], [0.0, 0.0, 0])
+        a[0] += d["x"]
+        a[1] += d["y"]
+        a[2] += 1
+    for b, (x, y, c) in acc.items():
+        g.add_node(b, x=x / c, y=y / c)
+    for u, v, d in lsoa_graph.edges(data=True):
+        bu, bv = block_of[u], block_of[v]
+        if bu == bv:
+            continue
+        bridge = bool(d.get("bridge", False))
+        if g.has_edge(bu, bv):
+            g[bu][bv]["bridge"] = g[bu][bv]["bridge"] and bridge
+        else:
+            g.add_edge(bu, bv, bridge=bridge)
+    return g
+
+
+def block_workload(lsoa_ward: pd.Series, ward_work: pd.Series, lsoa_work: pd.Series, split: Iterable[str]) -> pd.Series:
+    """Workload per building block when the wards in ``split`` are divided into their LSOAs.
+
+    A whole ward keeps the ward model's projected workload; a split ward's workload is shared
+    between its LSOAs in proportion to the LSOA model's projection (equally if that is zero), so
+    block workloads always add up to the ward figures. Output: Series indexed by block code.
+    """
+    split = set(split)
+    lw = lsoa_ward.astype(str)
+    own = lsoa_work.reindex(lw.index).fillna(0.0).astype(float).clip(lower=0)
+    ward_sum = own.groupby(lw).transform("sum")
+    n_in = own.groupby(lw).transform("size")
+    share = np.where(ward_sum > 0, own / ward_sum.where(ward_sum > 0, 1.0), 1.0 / n_in)
+    lsoa_part = pd.Series(share, index=lw.index) * lw.map(ward_work).astype(float).to_numpy()
+    whole = ward_work[[w for w in ward_work.index if w not in split]].astype(float)
+    parts = lsoa_part[lw.isin(split).to_numpy()]
+    return pd.concat([whole, parts])
+
+
+def ratio_lower_bound(workload: pd.Series, n_localities: int, districts: pd.Series | None = None) -> float:
+    """A ratio (largest / smallest locality workload) that no grouping of these blocks can beat.
+
+    Two proven bounds, the larger is returned: (a) the locality holding the heaviest block carries
+    at least its workload w_max, and some other locality at most the average of the rest,
+    (W - w_max) / (k - 1), so the ratio is at least w_max (k - 1) / (W - w_max); (b) with
+    ``districts`` (block -> district) kept whole, a district given k_d localities has one at
+    least W_d / k_d and one at most W_d / k_d, so the ratio is at least the best
+    :func:`allocate_localities` share-out's max/min of W_d / k_d.
+    """
+    w = workload.astype(float)
+    k = int(n_localities)
+    total, top = float(w.sum()), float(w.max())
+    bound = 1.0
+    if k > 1 and total - top > 0:
+        bound = max(bound, top * (k - 1) / (total - top))
+    if districts is not None:
+        d = pd.Series(districts).reindex(w.index)
+        dw = w.groupby(d).sum()
+        if k >= len(dw) and (dw > 0).all():
+            alloc = allocate_localities(dw, k, w.groupby(d).size())
+            per = dw / alloc
+            bound = max(bound, float(per.max() / per.min()))
+    return bound
+
+
+@dataclass
+class SplitPlan:
+    """A grouping built from whole wards first (:func:`plan_whole_wards_first`).
+
+    ``assignment``: ``block_code, block_type`` (``"ward"`` or ``"lsoa"``), ``ward_code, locality``,
+    one row per building block. ``lsoa_assignment``: ``lsoa_code, ward_code, block_code, locality``,
+    one row per LSOA. ``split_wards``: ``ward_code, n_localities, reason`` for each ward whose
+    LSOAs lie in more than one locality. ``whole_ward_ratio``: the best ratio found from whole
+    wards only; ``ratio``: the plan's ratio; ``lower_bound``: :func:`ratio_lower_bound` for the
+    blocks used; ``whole_ward_bound``: the same for whole wards; ``meets_target``; ``history``:
+    ``n_split, ratio`` after each step of the search; ``graph``, ``workload`` of the blocks;
+    ``building_block`` (``"ward"``, ``"ward+lsoa"`` or ``"lsoa"``), ``seconds``.
+    """
+
+    assignment: pd.DataFrame
+    lsoa_assignment: pd.DataFrame
+    split_wards: pd.DataFrame
+    whole_ward_ratio: float
+    ratio: float
+    lower_bound: float
+    whole_ward_bound: float
+    meets_target: bool
+    history: pd.DataFrame
+    graph: nx.Graph
+    workload: pd.Series
+    building_block: str
+    target_ratio: float
+    n_localities: int
+    seconds: float
+    whole_ward_assignment: pd.DataFrame | None = None
+
+    @property
+    def ward_ratio(self) -> float:
+        """The best ratio from whole wards (as :class:`LocalityPlan`)."""
+        return self.whole_ward_ratio
+
+    @property
+    def fell_back(self) -> bool:
+        """Some wards had to be split (as :class:`LocalityPlan`)."""
+        return bool(len(self.split_wards))
+
+
+def _block_map(lsoa_ward: pd.Series, split: set) -> pd.Series:
+    lw = lsoa_ward.astype(str)
+    return pd.Series(np.where(lw.isin(split), lw.index.astype(str), lw.to_numpy()), index=lw.index)
+
+
+def plan_whole_wards_first(lsoa_graph: nx.Graph, lsoa_ward: pd.Series, ward_work: pd.Series, lsoa_work: pd.Series,
+                           n_localities: int, *, building_block: str = "auto", target_ratio: float = 1.25,
+                           seed: int = 0, districts: pd.Series | None = None,
+                           keep_together: Sequence[Sequence[str]] | None = None, max_split: int | None = None,
+                           restarts: int = 4, patience: int = 3) -> SplitPlan:
+    """Group whole wards into localities; split only the wards balance needs, along LSOA lines.
+
+    Inputs: the LSOA contiguity graph; ``lsoa_ward`` (LSOA code -> ward code, every LSOA of the
+    graph); projected workload by ward and by LSOA (:func:`block_workload` shares a split ward's
+    workload between its LSOAs); ``building_block``: ``"ward"`` (strict: whole wards only, report
+    the best ratio), ``"lsoa"`` (every ward split) or ``"auto"``; ``districts`` (ward and LSOA
+    code -> district) keeps districts whole; ``keep_together`` groups of ward codes (never split).
+
+    Method (``"auto"``): group whole wards (:func:`partition_localities`). While the ratio is above
+    ``target_ratio``, split the heaviest ward not yet split that lies in the busiest locality or
+    borders the quietest (else the heaviest anywhere), and regroup, warm-started from the previous
+    grouping. The search stops at the target, when no ward is left to split, after ``max_split``
+    splits, or after ``patience`` splits in a row that did not improve the ratio (those are undone);
+    it also stops when the ratio reaches the lower bound for the blocks. Then each split ward is
+    tried whole again (lightest first) and kept whole if the target still holds, and a ward whose
+    LSOAs all fell in one locality is reported whole.
+    Output: a :class:`SplitPlan`.
+    """
+    t0 = time.perf_counter()
+    lsoa_ward = lsoa_ward.astype(str)
+    if set(lsoa_ward.index) != set(lsoa_graph.nodes):
+        raise ValueError("lsoa_ward must cover exactly the LSOAs of the graph")
+    if building_block not in ("ward", "lsoa", "auto"):
+        raise ValueError(f"building_block must be 'ward', 'lsoa' or 'auto', got {building_block!r}")
+    wards = sorted(lsoa_ward.unique())
+    n_lsoas_in = lsoa_ward.groupby(lsoa_ward).size()
+    protected = {str(c) for grp in (keep_together or []) for c in grp}
+    mean = float(ward_work.sum()) / n_localities
+
+    def run(split: set, initial=None):
+        bmap = _block_map(lsoa_ward, split)
+        g = block_graph(lsoa_graph, bmap)
+        wl = block_workload(lsoa_ward, ward_work, lsoa_work, split).reindex(list(g.nodes)).fillna(0.0)
+        groups = [[c for c in grp if c in g] for grp in (keep_together or [])]
+        groups = [grp for grp in groups if len(grp) > 1] or None
+        dist = None if districts is None else pd.Series(districts).reindex(list(g.nodes))
+        if not 1 <= n_localities <= g.number_of_nodes():
+            raise ValueError(f"{n_localities} localities but only {g.number_of_nodes()} building blocks")
+        init = None
+        if initial is not None:  # previous block -> locality, expressed on the new blocks through the LSOAs
+            per_lsoa = _prev_block.reindex(bmap.index).map(initial)
+            init = per_lsoa.groupby(bmap).first().dropna()
+        part = partition_localities(g, wl, n_localities, seed=seed, target_ratio=target_ratio, restarts=restarts,
+                                    keep_together=groups, districts=dist, initial=init)
+        ratio = balance_metrics(part, wl)["ratio_max_min"]
+        return part, ratio, g, wl, bmap
+
+    def effective_split(part: pd.DataFrame, bmap: pd.Series) -> set:
+        per_lsoa = bmap.map(part.set_index("block_code")["locality"])
+        return set(per_lsoa.groupby(lsoa_ward).nunique().loc[lambda s: s > 1].index)
+
+    whole_bound = ratio_lower_bound(ward_work.reindex(wards).fillna(0.0), n_localities,
+                                    None if districts is None else pd.Series(districts).reindex(wards))
+    split: set = set() if building_block != "lsoa" else {w for w in wards if n_lsoas_in[w] > 1}
+    _prev_block = _block_map(lsoa_ward, split)
+    part, ratio, g, wl, bmap = run(split)
+    whole_ratio = ratio if building_block != "lsoa" else math.nan
+    whole_part = part if building_block != "lsoa" else None
+    history = [(len(split), ratio, "")]
+    reasons: dict[str, str] = {}
+    if building_block == "auto":
+        limit = max_split if max_split is not None else len(wards)
+        best = (ratio, set(split), part, g, wl, bmap)
+        stale = 0
+        # no split can beat the bound for the finest blocks (every splittable ward in LSOAs)
+        fine = block_workload(lsoa_ward, ward_work, lsoa_work, {w for w in wards if w not in protected})
+        fine_bound = ratio_lower_bound(fine, n_localities, None if districts is None else pd.Series(districts).reindex(fine.index))
+        while ratio > target_ratio + 1e-12 and len(split) < limit and stale < patience:
+            if ratio <= fine_bound * 1.001:
+                break
+            cand = [w for w in wards if w not in split and w not in protected and n_lsoas_in[w] > 1]
+            if not cand:
+                break
+            loads = part.assign(w=part["block_code"].map(wl)).groupby("locality")["w"].sum()
+            busiest, quietest = loads.idxmax(), loads.idxmin()
+            loc_of = part.set_index("block_code")["locality"]
+            # which end can move: the busiest locality cannot go below its district's (or the council's)
+            # mean locality workload, nor the quietest above it
+            if districts is None:
+                floor_busy = ceil_quiet = mean
+                same = lambda a, b: True  # noqa: E731
+            else:
+                dist_of = pd.Series(districts).reindex(loc_of.index)
+                loc_dist = dist_of.groupby(loc_of).first()
+                per_d = wl.groupby(dist_of).sum() / loc_dist.value_counts()
+                floor_busy, ceil_quiet = per_d[loc_dist[busiest]], per_d[loc_dist[quietest]]
+                same = lambda a, b: loc_dist[a] == loc_dist[b]  # noqa: E731
+            near_quiet = {loc_of[v] for u in loc_of.index[loc_of == quietest] for v in g.neighbors(u)}
+            near_quiet = {x for x in near_quiet if same(x, quietest)} - {quietest}
+            near_busy = {loc_of[v] for u in loc_of.index[loc_of == busiest] for v in g.neighbors(u)}
+            near_busy = {x for x in near_busy if same(x, busiest)}
+            top_room = loads[busiest] / max(floor_busy, 1e-12)
+            bottom_room = ceil_quiet / max(loads[quietest], 1e-12)
+            focus = ({busiest} | near_busy) if top_room >= bottom_room else ({quietest} | near_quiet)
+            ward_loc = {wd: loc_of.get(wd) for wd in cand}
+            pick_from = [wd for wd in cand if ward_loc[wd] in focus] or cand
+            pick = max(pick_from, key=lambda wd: (float(ward_work.get(wd, 0.0)), wd))
+            reasons[pick] = (f"{float(ward_work.get(pick, 0.0)):.0f} projected cases, {float(ward_work.get(pick, 0.0)) / mean:.0%} "
+                             f"of an average locality's workload; with it whole the best grouping found had a ratio of {ratio:.2f}")
+            _prev_block = bmap
+            previous = part.set_index("block_code")["locality"].to_dict()
+            split.add(pick)
+            part, ratio, g, wl, bmap = run(split, previous)
+            history.append((len(split), ratio, pick))
+            if ratio < best[0] - 0.005:
+                best = (ratio, set(split), part, g, wl, bmap)
+                stale = 0
+            else:
+                stale += 1
+        if ratio > best[0] + 1e-12 or stale:  # undo splits that did not help
+            ratio, split, part, g, wl, bmap = best[0], set(best[1]), best[2], best[3], best[4], best[5]
+        # wards whose LSOAs all fell in one locality are whole after all
+        eff = effective_split(part, bmap)
+        if eff != split:
+            _prev_block = bmap
+            previous = part.set_index("block_code")["locality"].to_dict()
+            split = set(eff)
+            bmap = _block_map(lsoa_ward, split)
+            per_lsoa = pd.Series(bmap.index.map(lambda l_: previous[_prev_block[l_]]), index=bmap.index)
+            assign = per_lsoa.groupby(bmap).first()
+            g = block_graph(lsoa_graph, bmap)
+            wl = block_workload(lsoa_ward, ward_work, lsoa_work, split).reindex(list(g.nodes)).fillna(0.0)
+            part = pd.DataFrame({"block_code": list(g.nodes)})
+            part["locality"] = part["block_code"].map(assign)
+            ratio = balance_metrics(part, wl)["ratio_max_min"]
+        # try each split ward whole again, lightest first: keep it whole if the target still holds
+        if ratio <= target_ratio + 1e-12:
+            for wd in sorted(split, key=lambda x: (float(ward_work.get(x, 0.0)), x)):
+                trial = split - {wd}
+                _prev_block = bmap
+                previous = part.set_index("block_code")["locality"].to_dict()
+                p2, r2, g2, wl2, b2 = run(trial, previous)
+                if r2 <= target_ratio + 1e-12:
+                    eff2 = effective_split(p2, b2)
+                    if eff2 == trial:
+                        split, part, ratio, g, wl, bmap = trial, p2, r2, g2, wl2, b2
+                        history.append((len(split), ratio, f"{wd} whole again"))
+    lsoa_loc = bmap.map(part.set_index("block_code")["locality"])
+    eff = effective_split(part, bmap)
+    n_loc = lsoa_loc.groupby(lsoa_ward).nunique()
+    split_rows = [(wd, int(n_loc[wd]), reasons.get(wd, "every ward is divided into its LSOAs" if building_block == "lsoa"
+                                                  else "split in the search"))
+                  for wd in sorted(eff)]
+    btype = pd.Series(np.where(part["block_code"].isin(wards), "ward", "lsoa"), index=part.index)
+    assignment = pd.DataFrame({"block_code": part["block_code"], "block_type": btype,
+                               "ward_code": part["block_code"].map(lambda b: b if b in n_lsoas_in.index else lsoa_ward[b]),
+                               "locality": part["locality"]}).sort_values(["locality", "block_code"]).reset_index(drop=True)
+    lsoa_assignment = pd.DataFrame({"lsoa_code": lsoa_ward.index, "ward_code": lsoa_ward.to_numpy(),
+                                    "block_code": bmap.reindex(lsoa_ward.index).to_numpy(),
+                                    "locality": lsoa_loc.reindex(lsoa_ward.index).to_numpy()})
+    bound = ratio_lower_bound(wl, n_localities, None if districts is None else pd.Series(districts).reindex(wl.index))
+    kind = "ward" if not split else ("lsoa" if building_block == "lsoa" else "ward+lsoa")
+    return SplitPlan(assignment=assignment, lsoa_assignment=lsoa_assignment,
+                     split_wards=pd.DataFrame(split_rows, columns=["ward_code", "n_localities", "reason"]),
+                     whole_ward_ratio=whole_ratio, ratio=float(ratio), lower_bound=bound, whole_ward_bound=whole_bound,
+                     meets_target=bool(ratio <= target_ratio + 1e-12),
+                     history=pd.DataFrame(history, columns=["n_split", "ratio", "step"]), graph=g, workload=wl,
+                     building_block=kind, target_ratio=float(target_ratio), n_localities=int(n_localities),
+                     seconds=time.perf_counter() - t0, whole_ward_assignment=whole_part)
+
+
+def sweep_plans(graph: nx.Graph, workload: pd.Series, counts: Iterable[int], *, seed: int = 0, target_ratio: float = 1.25,
+                districts: pd.Series | None = None, restarts: int = 0, start_from: pd.DataFrame | None = None,
+                **kwargs) -> pd.DataFrame:
+    """Balance for each number of localities, cheaply: one graph, each grouping warm-started from the last.
+
+    The numbers are visited outwards from the one nearest ``start_from``'s size (or the smallest):
+    each grouping starts from its neighbour's (split the heaviest locality, or merge the lightest,
+    then improve), with ``restarts`` fresh starts only while above ``target_ratio``.
+    Output: ``n_localities, ratio_max_min, cv, all_contiguous, lower_bound, seconds`` sorted by number.
+    """
+    ks = sorted({int(k) for k in counts if 1 <= int(k) <= graph.number_of_nodes()})
+    if not ks:
+        return pd.DataFrame(columns=["n_localities", "ratio_max_min", "cv", "all_contiguous", "lower_bound", "seconds"])
+    rows = {}
+    anchor = start_from["locality"].nunique() if start_from is not None else ks[0]
+    pivot = min(ks, key=lambda k: (abs(k - anchor), k))
+    seed_part = start_from.set_index("block_code")["locality"] if start_from is not None else None
+    for direction in (sorted([k for k in ks if k >= pivot]), sorted([k for k in ks if k < pivot], reverse=True)):
+        prev = seed_part
+        for k in direction:
+            part = partition_localities(graph, workload, k, seed=seed, target_ratio=target_ratio, restarts=restarts,
+                                        districts=districts, initial=prev, **kwargs)
+            bal = balance_metrics(part, workload)
+            rows[k] = {"n_localities": k, "ratio_max_min": bal["ratio_max_min"], "cv": bal["cv"],
+                       "all_contiguous": bool(contiguity_check(graph, part)["contiguous"].all()),
+                       "lower_bound": ratio_lower_bound(workload, k, districts),
+                       "seconds": part.attrs["seconds"]}
+            prev = part.set_index("block_code")["locality"]
+    return pd.DataFrame([rows[k] for k in ks])
+
+
+def teams_reaching_target(sweep: pd.DataFrame, n_localities: int, target_ratio: float) -> dict:
+    """From a sweep (:func:`sweep_plans`): the numbers of teams nearest ``n_localities`` that reach the target.
+
+    Output: ``{"fewer": k or None, "more": k or None, "smallest": k or None}`` - the largest number
+    below ``n_localities`` that reaches ``target_ratio``, the smallest above it, and the smallest
+    number at or above ``n_localities`` (None when none in the sweep does).
+    """
+    ok = sweep.loc[sweep["ratio_max_min"] <= target_ratio + 1e-12, "n_localities"].astype(int)
+    below = ok[ok < n_localities]
+    above = ok[ok > n_localities]
+    at_or_above = ok[ok >= n_localities]
+    return {"fewer": int(below.max()) if len(below) else None, "more": int(above.min()) if len(above) else None,
+            "smallest": int(at_or_above.min()) if len(at_or_above) else None}
+
+
+def district_teams_needed(district_workload: pd.Series, target_ratio: float, start: int,
+                          max_per_district: pd.Series | None = None, limit: int | None = None) -> int | None:
+    """Smallest number of localities, from ``start`` up, at which districts kept whole allow ``target_ratio``
+    (the :func:`allocate_localities` share-out's max/min of district workload per locality); None if
+    none up to ``limit`` (default: the number of blocks) does."""
+    dw = district_workload.astype(float)
+    top = int(max_per_district.sum()) if max_per_district is not None else (limit or 10 * len(dw))
+    top = min(top, limit) if limit else top
+    for k in range(max(int(start), len(dw)), top + 1):
+        alloc = allocate_localities(dw, k, max_per_district)
+        per = dw / alloc
+        if float(per.max() / per.min()) <= target_ratio + 1e-12:
+            return k
+    return None
+
+
+def ward_locality_shares(lsoa_assignment: pd.DataFrame, lsoa_work: pd.Series, lsoa_children: pd.Series) -> pd.DataFrame:
+    """Ward table of the grouping as used: one row per ward and locality holding part of it.
+
+    Inputs: ``lsoa_assignment`` (``lsoa_code, ward_code, locality``), workload and children by LSOA.
+    Output: ``ward_code, locality, share_workload, share_children, split`` - the locality's share of
+    the ward's projected workload and of its children (1.0 for a whole ward); ``split`` = the ward
+    lies in more than one locality. Rows sorted by ward, largest share first.
+    """
+    f = lsoa_assignment[["lsoa_code", "ward_code", "locality"]].copy()
+    f["w"] = f["lsoa_code"].map(lsoa_work).astype(float).fillna(0.0)
+    f["c"] = f["lsoa_code"].map(lsoa_children).astype(float).fillna(0.0)
+    by = f.groupby(["ward_code", "locality"], as_index=False)[["w", "c"]].sum()
+    tw = by.groupby("ward_code")["w"].transform("sum")
+    tc = by.groupby("ward_code")["c"].transform("sum")
+    n = by.groupby("ward_code")["locality"].transform("size")
+    by["share_workload"] = np.where(tw > 0, by["w"] / tw.where(tw > 0, 1.0), 1.0 / n)
+    by["share_children"] = np.where(tc > 0, by["c"] / tc.where(tc > 0, 1.0), 1.0 / n)
+    by["split"] = n > 1
+    by = by.sort_values(["ward_code", "share_workload", "locality"], ascending=[True, False, True])
+    return by[["ward_code", "locality", "share_workload", "share_children", "split"]].reset_index(drop=True)
+
+
+def locality_names(ward_shares: pd.DataFrame, ward_names: pd.Series, ward_children: pd.Series,
+                   overrides: dict | None = None) -> pd.Series:
+    """A name members recognise for each locality: its largest ward.
+
+    Inputs: ``ward_shares`` (:func:`ward_locality_shares`), ward code -> name, ward code -> children;
+    ``overrides`` (config ``[locality.names]``): keys a locality key (``"07"`` or ``"Locality 07"``)
+    or a ward code (the locality holding most of that ward's children), values the name to use.
+    Rule: wards ranked by the children they bring to the locality (ward children x share), whole
+    wards and a split ward's main part (the locality holding most of its work) before other parts;
+    the name is the first ward's ("Aylesbury North West"), marked "(part)" when only a minor part
+    of a split ward. Names that would repeat get the second ward's name ("Abbey & Chiltern
+    Villages"), then the locality's number.
+    Output: Series locality -> name.
+    """
+    f = ward_shares.copy()
+    f["kids"] = f["ward_code"].map(ward_children).astype(float).fillna(0.0) * f["share_children"]
+    f["main"] = ~f.duplicated("ward_code")            # rows are sorted largest share first
+    f["label"] = f["ward_code"].map(ward_names).fillna(f["ward_code"]).astype(str)
+    f.loc[~f["main"], "label"] = f.loc[~f["main"], "label"] + " (part)"
+    f = f.sort_values(["locality", "main", "kids", "ward_code"], ascending=[True, False, False, True])
+    first = f.groupby("locality", sort=True)["label"].first()
+    second = f.groupby("locality", sort=True)["label"].nth(1)
+    second = pd.Series(second.to_numpy(), index=f.loc[second.index, "locality"]) if len(second) else pd.Series(dtype=object)
+    out = first.copy()
+    dup = out.duplicated(keep=False)
+    for l_ in out.index[dup]:
+        if l_ in second.index:
+            out[l_] = f"{first[l_]} & {second[l_]}"
+    for key, value in (overrides or {}).items():
+        key = str(key)
+        hit = [l_ for l_ in out.index if l_ == key or str(l_).split()[-1] == key.split()[-1].zfill(2)]
+        if not hit and key in set(f["ward_code"]):
+            hit = [f.loc[f["ward_code"] == key].sort_values("share_children", ascending=False)["locality"].iloc[0]]
+        if not hit:
+            raise ValueError(f"locality name override {key!r} matches no locality number or ward code")
+        out[hit[0]] = str(value)
+    dup = out.duplicated(keep=False)
+    out[dup] = [f"{v} ({str(k).split()[-1]})" for k, v in out[dup].items()]
+    return out
+
+
+def allocate_posts(fte: pd.Series) -> pd.Series:
+    """Whole posts for one role, shared out across localities at council level.
+
+    Rule: the council needs ``ceil(total FTE)`` posts (so total posts exceed total FTE by less
+    than one); each locality gets the whole part of its FTE, and the remaining posts go to the
+    localities with the largest fractional parts (largest-remainder method; ties: the locality
+    listed first). A locality left with 0 posts of a role is covered by a post shared with a
+    neighbouring locality. Output: integer Series, same index as ``fte``.
+    """
+    f = fte.astype(float).clip(lower=0)
+    total = int(math.ceil(float(f.sum()) - 1e-9))
+    base = np.floor(f + 1e-9).astype(int)
+    left = total - int(base.sum())
+    rem = (f - base).to_numpy()
+    order = np.lexsort((np.arange(len(f)), -rem))
+    out = base.to_numpy().copy()
+    out[order[:max(left, 0)]] += 1
+    return pd.Series(out, index=fte.index, dtype=int)
+
+
+#: Roles, their FTE and posts columns, in the order they are shown.
+ROLES = {"social_workers": "Social workers", "family_support_workers": "Family support workers",
+         "senior_practitioners": "Senior practitioners", "team_managers": "Team managers"}
+
+
+def establishment(localities: pd.DataFrame, cases_col: str = "projected_cases", name_col: str | None = None,
+                  **staffing: float) -> pd.DataFrame:
+    """FTE and whole posts by role for each locality and the council (for costing, e.g. workforce cost).
+
+    Inputs: one row per locality with ``locality`` and ``cases_col``; staffing parameters as in
+    :func:`staffing_fte`. FTE per locality come from :func:`staffing_fte`; whole posts per role
+    are shared out at council level by :func:`allocate_posts`, so each role's total posts exceed
+    its total FTE by less than one post.
+    Output (long): ``locality`` (and ``name_col`` if given; the last rows are ``"Council total"``),
+    ``role`` (a key of :data:`ROLES`), ``fte``, ``posts``.
+    """
+    fte = staffing_fte(localities[["locality", cases_col] + ([name_col] if name_col else [])], cases_col, **staffing)
+    rows = []
+    for role in ROLES:
+        posts = allocate_posts(fte[f"fte_{role}"])
+        part = fte[["locality"] + ([name_col] if name_col else [])].assign(role=role, fte=fte[f"fte_{role}"].to_numpy(),
+                                                                          posts=posts.to_numpy())
+        total = {"locality": "Council total", "role": role, "fte": float(fte[f"fte_{role}"].sum()), "posts": int(posts.sum())}
+        if name_col:
+            total[name_col] = "Council total"
+        rows.append(pd.concat([part, pd.DataFrame([total])], ignore_index=True))
+    out = pd.concat(rows, ignore_index=True)
+    out["posts"] = out["posts"].astype(int)
+    return out
+
+
+def establishment_wide(est: pd.DataFrame) -> pd.DataFrame:
+    """:func:`establishment` as one row per locality (council total last): ``fte_<role>``, ``posts_<role>``."""
+    keys = [c for c in est.columns if c not in ("role", "fte", "posts")]
+    wide = est.pivot_table(index=keys, columns="role", values=["fte", "posts"], sort=False)
+    wide.columns = [f"{a}_{b}" for a, b in wide.columns]
+    wide = wide.reset_index()
+    for role in ROLES:
+        wide[f"posts_{role}"] = wide[f"posts_{role}"].round().astype(int)
+    return wide[keys + [f"fte_{r}" for r in ROLES] + [f"posts_{r}" for r in ROLES]]
+
+
+def link_ward_pieces(lsoa_graph: nx.Graph, lsoa_ward: pd.Series, lsoa_bounds) -> int:
+    """Join, by an explicit link, the pieces of a ward whose LSOAs do not touch each other.
+
+    The ONS LSOA-to-ward lookup is best fit, so a ward's LSOAs can lie in two pieces although the
+    ward itself is one (Buckinghamshire: Great Brickhill, Ridgeway East). Each smaller piece is
+    linked to the rest of its ward by one edge between the two closest LSOAs (EPSG:27700), with
+    ``bridge=True`` and ``link="ward's LSOAs apart (best-fit lookup)"``, so a whole ward is one
+    block and the links are listed on the page. Returns the number of links added.
+    """
+    geoms = dict(zip(lsoa_bounds["lsoa_code"].astype(str), lsoa_bounds.to_crs(27700).geometry))
+    added = 0
+    for _, grp in lsoa_ward.groupby(lsoa_ward):
+        codes = [c for c in grp.index if c in lsoa_graph]
+        comps = sorted(nx.connected_components(lsoa_graph.subgraph(codes)), key=len, reverse=True)
+        while len(comps) > 1:
+            small = comps.pop()
+            rest = set().union(*comps)
+            d, a, b = min((geoms[a].distance(geoms[b]), a, b) for a in sorted(small) for b in sorted(rest))
+            lsoa_graph.add_edge(a, b, bridge=True, link="ward's LSOAs apart (best-fit lookup)")
+            added += 1
+            comps = sorted(nx.connected_components(lsoa_graph.subgraph(codes)), key=len, reverse=True)
+    return added
+
+
+def post_sharing(est: pd.DataFrame, assignment: pd.DataFrame, graph: nx.Graph) -> pd.DataFrame:
+    """Which neighbouring locality covers each locality left with no post of a role.
+
+    Inputs: :func:`establishment` output, the block ``assignment`` (``block_code, locality``) and the
+    block contiguity ``graph``. Rule: among the localities bordering it that hold posts of the role,
+    the one with the most spare post time (posts - FTE, largest first; ties: name order).
+    Output: ``role, locality, shared_with`` (``shared_with`` NaN when no neighbour has a post).
+    """
+    loc_of = assignment.set_index("block_code")["locality"]
+    nbrs: dict = {}
+    for u, v in graph.edges:
+        a, b = loc_of.get(u), loc_of.get(v)
+        if a is not None and b is not None and a != b:
+            nbrs.setdefault(a, set()).add(b)
+            nbrs.setdefault(b, set()).add(a)
+    rows = []
+    per = est[est["locality"] != "Council total"]
+    for role, grp in per.groupby("role", sort=False):
+        spare = (grp["posts"] - grp["fte"]).set_axis(grp["locality"])
+        has = set(grp.loc[grp["posts"] > 0, "locality"])
+        for l_ in grp.loc[grp["posts"] == 0, "locality"]:
+            cands = sorted(nbrs.get(l_, set()) & has, key=lambda x: (-spare[x], x))
+            rows.append((role, l_, cands[0] if cands else np.nan))
+    return pd.DataFrame(rows, columns=["role", "locality", "shared_with"])
+
+
+def contiguity_links(graph: nx.Graph) -> pd.DataFrame:
+    """The explicit links of a contiguity graph: edges added to join islands or corner-only
+    touches, or the pieces of a ward (:func:`link_ward_pieces`), all ``bridge=True``; a locality may
+    use them and the page lists them. Output: ``a, b, reason``."""
+    rows = sorted((*sorted((str(u), str(v))), d.get("link", "island or corner-only join"))
+                  for u, v, d in graph.edges(data=True) if d.get("bridge"))
+    return pd.DataFrame(rows, columns=["a", "b", "reason"])
+
+
 @dataclass
 class Sizing:
     """Everything the locality report shows, from :func:`size_localities`.
@@ -952,6 +1609,16 @@ class Sizing:
     districts_kept_whole: bool
     district_note: str
     seconds: float
+    names: pd.Series | None = None
+    links: pd.DataFrame | None = None
+    all_districts: pd.Series | None = None
+
+    def block_table(self) -> pd.DataFrame:
+        """The assignment as used, one row per building block: ``block_code, block_type`` (ward or
+        LSOA), ``ward_code, ward_name, locality, locality_name`` (every block once, every locality)."""
+        t = self.plan.assignment.merge(self.wards[["ward_code", "ward_name"]], on="ward_code", how="left")
+        t["locality_name"] = t["locality"].map(self.names) if self.names is not None else t["locality"]
+        return t[["block_code", "block_type", "ward_code", "ward_name", "locality", "locality_name"]]
 
 
 def size_localities(*, cin, lac, addresses: pd.DataFrame, lookup: pd.DataFrame, iod: pd.DataFrame,
@@ -960,7 +1627,8 @@ def size_localities(*, cin, lac, addresses: pd.DataFrame, lookup: pd.DataFrame, 
                     measure: str = "open_cases", growth_rate: float = 0.0, years_ahead: float = 1.0,
                     building_block: str = "auto", target_ratio: float = 1.25, seed: int = 0,
                     keep_together: Sequence[Sequence[str]] | None = None,
-                    keep_districts_whole: bool = False) -> Sizing:
+                    keep_districts_whole: bool = False, contiguity_rule: str = "rook",
+                    names: dict | None = None) -> Sizing:
     """The whole sizing chain, as the report runs it (notebooks/locality_sizing.ipynb).
 
     Inputs: ``cin`` (``helpers.cin_census.read_cin_census``), ``lac``
@@ -969,21 +1637,35 @@ def size_localities(*, cin, lac, addresses: pd.DataFrame, lookup: pd.DataFrame, 
     code(s), the 31 March dates to count at (latest last), the number of localities,
     optionally the postcode ``directory`` (``helpers.postcodes.read_postcode_directory``) to place
     children with no address from their 903 home postcode, and the options of
-    :func:`model_ward_demand` and :func:`plan_localities`. ``keep_districts_whole`` keeps each
+    :func:`model_ward_demand` and :func:`plan_whole_wards_first`. ``keep_districts_whole`` keeps each
     LAD (``lad_code`` of the lookup) inside one locality set; if fewer localities are asked than
     there are districts the constraint cannot hold: the grouping is made without it and
-    ``district_note`` says so.
+    ``district_note`` says so. Contiguity is ``"rook"`` by default: neighbouring LSOAs share a
+    border of positive length (a corner point is not a border); parts of the map that touch the
+    rest only at a corner, or not at all (islands), are joined to their nearest neighbour by an
+    explicit link, listed in ``links``. Whole wards are blocks made of their LSOAs (ONS lookup),
+    so wards and the LSOAs of split wards share one graph. ``names``: locality name overrides
+    (:func:`locality_names`).
     Output: a :class:`Sizing`.
     """
     from helpers import geography
 
     t0 = time.perf_counter()
     wards, ward_ledger = geography.ward_profile(lookup, iod, population, la_codes)
+    # every address's ward checked against the lookup: unknown or other councils' wards are
+    # counted as not placed, by reason, never silently left out of the figures
+    from helpers.case_extracts import check_ward_codes
+
+    addresses, ward_check = check_ward_codes(addresses, lookup, la_codes)
+    ward_ledger = ward_ledger.merge(ward_check)
     lsoas = geography.lsoa_profile(lookup, iod, population, la_codes)
     ward_bounds = ward_bounds[ward_bounds["ward_code"].isin(wards["ward_code"])]
     lsoa_bounds = lsoa_bounds[lsoa_bounds["lsoa_code"].isin(lsoas["lsoa_code"])]
-    ward_graph = geography.contiguity_graph(ward_bounds, "ward_code")
-    lsoa_graph = geography.contiguity_graph(lsoa_bounds, "lsoa_code")
+    lsoas = lsoas[lsoas["lsoa_code"].isin(lsoa_bounds["lsoa_code"])]
+    lsoa_graph = geography.contiguity_graph(lsoa_bounds, "lsoa_code", rule=contiguity_rule)
+    lsoa_ward = lsoas.set_index("lsoa_code")["ward_code"].astype(str)
+    link_ward_pieces(lsoa_graph, lsoa_ward, lsoa_bounds)
+    ward_graph = block_graph(lsoa_graph, lsoa_ward)
     home = (home_postcode_addresses(lac.episodes, directory, lsoa_bounds, lsoas)
             if directory is not None else None)
     demand_w = demand_by_ward(cin.referrals, cin.cp_plans, lac.episodes, addresses, year_ends, "ward_code", home)
@@ -1004,18 +1686,22 @@ def size_localities(*, cin, lac, addresses: pd.DataFrame, lookup: pd.DataFrame, 
                     "cannot all be kept whole: the localities were grouped without that constraint.")
         else:
             districts = all_districts
-    plan = plan_localities(ward_graph, ward_work, lsoa_graph, lsoa_work, n_localities, building_block=building_block,
-                           target_ratio=target_ratio, seed=seed, keep_together=keep_together or None, districts=districts)
-    if plan.building_block == "lsoa":
-        w2l = ward_to_locality(plan.assignment, lsoas, lsoa_work)
-        blocks = lsoas.merge(plan.assignment, left_on="lsoa_code", right_on="block_code").merge(lsoa_model_table, on="lsoa_code")
-        graph, work, block_bounds, block_id = lsoa_graph, lsoa_work, lsoa_bounds, "lsoa_code"
-    else:
-        w2l = plan.assignment.rename(columns={"block_code": "ward_code"}).assign(share=1.0, split=False)
-        blocks = wards.merge(plan.assignment, left_on="ward_code", right_on="block_code").merge(ward_model_table, on="ward_code")
-        graph, work, block_bounds, block_id = ward_graph, ward_work, ward_bounds, "ward_code"
+    plan = plan_whole_wards_first(lsoa_graph, lsoa_ward, ward_work, lsoa_work, n_localities,
+                                  building_block=building_block, target_ratio=target_ratio, seed=seed,
+                                  districts=districts, keep_together=keep_together or None)
+    # workload and children by LSOA as used: a ward's projection shared between its LSOAs
+    lsoa_used = block_workload(lsoa_ward, ward_work, lsoa_work, set(lsoa_ward.unique()))
+    w2l = ward_locality_shares(plan.lsoa_assignment, lsoa_used, lsoas.set_index("lsoa_code")["children_0_17"])
     w2l = w2l.merge(wards[["ward_code", "ward_name"]], on="ward_code")
-    blocks = blocks.rename(columns={"projected": "projected_cases"})
+    loc_names = locality_names(w2l, wards.set_index("ward_code")["ward_name"], wards.set_index("ward_code")["children_0_17"],
+                               names)
+    w2l["locality_name"] = w2l["locality"].map(loc_names)
+    blocks = lsoas.merge(plan.lsoa_assignment[["lsoa_code", "block_code", "locality"]], on="lsoa_code")
+    blocks["projected_cases"] = blocks["lsoa_code"].map(lsoa_used).astype(float)
+    geoms = lsoa_bounds[["lsoa_code", "geometry"]].merge(plan.lsoa_assignment[["lsoa_code", "block_code"]], on="lsoa_code")
+    geoms["geometry"] = geoms.geometry.make_valid()
+    block_bounds = geoms.dissolve(by="block_code").reset_index()[["block_code", "geometry"]]
+    graph, work = plan.graph, plan.workload
     kept = False
     if keep_districts_whole and n_localities >= n_districts:
         per = plan.assignment.assign(d=plan.assignment["block_code"].map(all_districts)).groupby("locality")["d"].nunique()
@@ -1025,9 +1711,10 @@ def size_localities(*, cin, lac, addresses: pd.DataFrame, lookup: pd.DataFrame, 
                   demand_l=demand_l, placement=placement, ward_model_table=ward_model_table, ward_model=ward_model,
                   lsoa_model_table=lsoa_model_table, lsoa_model=lsoa_model, ward_work=ward_work, lsoa_work=lsoa_work,
                   plan=plan, w2l=w2l, blocks=blocks, graph=graph, work=work, block_bounds=block_bounds,
-                  block_id=block_id, contiguity=contiguity_check(graph, plan.assignment),
+                  block_id="block_code", contiguity=contiguity_check(graph, plan.assignment),
                   balance=balance_metrics(plan.assignment, work), districts=districts, n_districts=n_districts,
-                  districts_kept_whole=kept, district_note=note, seconds=time.perf_counter() - t0)
+                  districts_kept_whole=kept, district_note=note, seconds=time.perf_counter() - t0,
+                  names=loc_names, links=contiguity_links(lsoa_graph), all_districts=all_districts)
 
 
 def locality_table(blocks: pd.DataFrame, **staffing: float) -> pd.DataFrame:
@@ -1195,3 +1882,59 @@ def balance_sweep_chart(sweep: pd.DataFrame, target_ratio: float, chosen: int):
     target = alt.Chart(pd.DataFrame({"y": [target_ratio]})).mark_rule(color="grey", strokeDash=[4, 4]).encode(y="y:Q")
     pick = alt.Chart(pd.DataFrame({"x": [chosen]})).mark_rule(color="grey").encode(x="x:Q")
     return (line + target + pick).properties(width=480, height=300, title="Balance of workload against number of localities")
+
+
+def plan_statement(plan: SplitPlan, ward_names: pd.Series, *, reach: dict | None = None,
+                   district_teams: int | None = None, districts_whole: bool = False) -> str:
+    """Plain-English account of how the localities were built, for the page (markdown bullets).
+
+    Says whether whole wards reached the target; which wards are split, between how many
+    localities and why; and, when the target is not met, the best ratio found, the ratio no
+    grouping of these blocks can beat (:func:`ratio_lower_bound`) and the numbers of teams that
+    reach it (``reach`` from :func:`teams_reaching_target` on a whole-ward sweep;
+    ``district_teams`` from :func:`district_teams_needed`).
+    """
+    t, k = plan.target_ratio, plan.n_localities
+    out = []
+    constraint = " with districts kept whole" if districts_whole else ""
+    if not math.isnan(plan.whole_ward_ratio):
+        if plan.whole_ward_ratio <= t + 1e-12:
+            out.append(f"Whole wards reach the target: the busiest locality has {plan.whole_ward_ratio:.2f} times the work of "
+                       f"the quietest (target {t:.2f}), so no ward is split.")
+        else:
+            out.append(f"From whole wards{constraint}, the best grouping of {k} localities found has a ratio of "
+                       f"{plan.whole_ward_ratio:.2f}, above the {t:.2f} target"
+                       + (f" (no grouping of whole wards can do better than {plan.whole_ward_bound:.2f})."
+                          if plan.whole_ward_bound > t else "."))
+    if len(plan.split_wards):
+        from helpers.safe_output import esc   # ward names come from the ONS lookup: shown literally
+
+        rows = [f"{esc(ward_names.get(r.ward_code, r.ward_code))} (between {r.n_localities} localities: {esc(r.reason)})"
+                for r in plan.split_wards.itertuples()]
+        n_w = int(ward_names.index.isin(plan.lsoa_assignment["ward_code"]).sum()) or len(ward_names)
+        why = ("the fewest the search needed to reach the target" if plan.meets_target
+               else "those that brought the ratio closest to the best possible")
+        verb = "ward is" if len(rows) == 1 else "wards are"
+        out.append(f"{len(rows)} of {n_w} {verb} split along neighbourhood (LSOA) boundaries, {why}: "
+                   + "; ".join(rows) + ". Every other ward is whole.")
+    elif plan.building_block == "ward" and not math.isnan(plan.whole_ward_ratio) and plan.whole_ward_ratio > t:
+        out.append("Wards are kept whole as configured (building_block = \"ward\"), so the target is not met.")
+    if plan.meets_target:
+        out.append(f"The localities reach the target: ratio {plan.ratio:.2f}.")
+    else:
+        out.append(f"**The {t:.2f} target cannot be met with {k} localities{constraint}**: the best ratio found is "
+                   f"{plan.ratio:.2f}; no grouping of these building blocks can do better than {plan.lower_bound:.2f}.")
+    if reach and not math.isnan(plan.whole_ward_ratio) and plan.whole_ward_ratio > t + 1e-12:
+        parts = []
+        if reach.get("fewer"):
+            parts.append(f"{reach['fewer']} teams (the most below {k})")
+        if reach.get("more"):
+            parts.append(f"{reach['more']} teams (the fewest above {k})")
+        out.append(("Whole wards reach the target with " + " or ".join(parts) + ".") if parts
+                   else "Whole wards do not reach the target for any number of teams in the range compared.")
+    if district_teams is not None and not plan.meets_target and districts_whole:
+        out.append(f"With districts kept whole, the smallest number of teams whose share-out between districts allows the "
+                   f"target is {district_teams}.")
+    elif districts_whole and not plan.meets_target and district_teams is None:
+        out.append("With districts kept whole, no number of teams in reach allows the target.")
+    return "\n".join(f"- {x}" for x in out)

@@ -121,6 +121,17 @@ def provider_group(place_provider: pd.Series, in_house: Sequence[str] = codes.IN
 # Ages
 # --------------------------------------------------------------------------
 
+def birth_dates(header: pd.DataFrame) -> pd.Series:
+    """Each child's birth date for computing ages (index ``child_id``): the exact date of birth
+    where the reader kept it (``date_of_birth``), else the 1st of the birth month. Ages are then
+    exact on any date; only what is published (age bands, birth months) is degraded."""
+    h = header.drop_duplicates("child_id", keep="last").set_index("child_id")
+    births = h["birth_month"]
+    if "date_of_birth" in h.columns:
+        births = h["date_of_birth"].fillna(births)
+    return births
+
+
 def age_in_years(birth: pd.Series, at: pd.Series | pd.Timestamp) -> pd.Series:
     """Completed years of age at ``at`` (vectorised). ``birth`` is a date (the 903 readers give the
     1st of the birth month, so an age is at most one month early). NaT gives NaN."""
@@ -192,7 +203,7 @@ def cla_at_date(
     e = e.sort_values(["child_id", "decom"]).drop_duplicates("child_id", keep="last")
     if "category" not in e.columns:
         e = categorise_placements(e)
-    births = header.drop_duplicates("child_id", keep="last").set_index("child_id")["birth_month"]
+    births = birth_dates(header)
     out = e.reset_index(drop=True)
     out["provider"] = provider_group(out["place_provider"], in_house)
     out["in_house"] = out["provider"].eq(IN_HOUSE_LABEL)

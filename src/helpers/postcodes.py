@@ -3,7 +3,7 @@
 The SSDA903 episodes hold ``HOME_POST`` (the child's home postcode) and ``PL_POST`` (the
 placement postcode), recorded as full postcodes or postcode sectors. The DfE derives two
 published measures from them (DfE "Children looked after in England including adoptions",
-tables on the location of placements; see ``../shared/docs/domain.md``):
+tables on the location of placements; see ``docs/definitions.md``):
 
 * **distance**: the straight line between the grid references (OS easting/northing, metres)
   of the two postcodes, converted to km, divided by 1.6093 to give miles, rounded to 1 dp;
@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from helpers.input_checks import read_reference_csv
 
 #: Kilometres per mile used by the DfE distance method.
 KM_PER_MILE = 1.6093
@@ -66,7 +68,7 @@ def postcode_area_letters(postcodes: pd.Series) -> list[str]:
 
 def read_ltla_utla_lookup(path: str | Path) -> pd.DataFrame:
     """Read an ONS LTLA->UTLA lookup (columns ``LTLA..CD``, ``UTLA..CD``; any year) -> ``laua, utla``."""
-    df = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+    df = read_reference_csv(path, "a postcode directory (CSV)", dtype=str)
     lt = next(c for c in df.columns if c.upper().startswith("LTLA") and c.upper().endswith("CD"))
     ut = next(c for c in df.columns if c.upper().startswith("UTLA") and c.upper().endswith("CD"))
     return df[[lt, ut]].rename(columns={lt: "laua", ut: "utla"}).drop_duplicates("laua")
@@ -101,7 +103,7 @@ def prepare_directory(raw: pd.DataFrame, ltla_utla: pd.DataFrame | None = None) 
 
 def read_postcode_directory(path: str | Path, ltla_utla: pd.DataFrame | None = None) -> pd.DataFrame:
     """Read a postcode directory CSV in ONS PD columns (see :func:`prepare_directory`)."""
-    raw = pd.read_csv(path, dtype={"pcd": str, "laua": str, "utla": str}, encoding="utf-8-sig")
+    raw = read_reference_csv(path, "the ONS postcode directory (CSV)", dtype={"pcd": str, "laua": str, "utla": str})
     return prepare_directory(raw, ltla_utla)
 
 

@@ -26,6 +26,7 @@ The identifier guard (:func:`scan_text`) looks in every page, table and summary 
   anywhere; a shorter one (e.g. ``4521``) matches only in an identifier-like context (the
   40 characters before it mention ``child``, ``CHILD``, ``LAchildID``, ``UPN`` or ``id``, or,
   in a CSV, its column is named like one), so short innocent numbers do not stop a run;
+- allocated workers' names from Ofsted Annex A workbooks (``.xlsx`` inputs; whole words, any case);
 - full UK postcodes (``QX4 7AB``; postcode sectors such as ``QX4 7`` are allowed);
 - dates of birth: a date (ISO ``2015-03-12``, ``12/03/2015``, ``12-03-2015``, ``12.03.2015``,
   ``12 March 2015``, ``March 12, 2015``) that equals a date of birth in the inputs, or any
@@ -59,6 +60,7 @@ from typing import Any
 
 import helpers
 from helpers import config as config_module
+from helpers import safe_output
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
@@ -125,8 +127,18 @@ class Identifiers:
 
     ids: set[str] = field(default_factory=set)
     dobs: set[dt.date] = field(default_factory=set)
+    workers: set[str] = field(default_factory=set)   # allocated workers' names (Annex A workbooks)
     files_scanned: int = 0
     _punctuated: tuple[int, re.Pattern | None] | None = field(default=None, repr=False)
+    _workers: tuple[int, re.Pattern | None] | None = field(default=None, repr=False)
+
+    def worker_pattern(self) -> re.Pattern | None:
+        """One regex for every worker name of 5 or more characters (whole words, any case)."""
+        if self._workers is None or self._workers[0] != len(self.workers):
+            names = sorted((w for w in self.workers if len(w) >= 5), key=len, reverse=True)
+            pattern = re.compile("(?i)(?<![A-Za-z0-9])(?:" + "|".join(map(re.escape, names)) + ")(?![A-Za-z0-9])") if names else None
+            self._workers = (len(self.workers), pattern)
+        return self._workers[1]
 
     def punctuated_pattern(self) -> re.Pattern | None:
         """One regex for the identifiers that are not single tokens (e.g. "AB-1234"), rebuilt when ``ids`` grows."""
@@ -173,15 +185,28 @@ def collect_identifiers(paths: list[Path]) -> Identifiers:
             found.ids.update(m.group(2) for m in XML_ID.finditer(text) if not UPN_UNKNOWN.match(m.group(2)))
             found.dobs.update(d for d in (_parse_input_date(m.group(2)) for m in XML_DOB.finditer(text)) if d)
             found.files_scanned += 1
+        elif suffix in (".xlsx", ".xlsm"):
+            # Ofsted Annex A workbooks: child identifiers, dates of birth and allocated workers' names
+            from helpers.annex_a import workbook_people
+            ids, dobs, workers = workbook_people(path)
+            found.ids.update(i for i in ids if not UPN_UNKNOWN.match(i))
+            found.dobs.update(dobs)
+            found.workers.update(workers)
+            found.files_scanned += 1
         elif suffix == ".csv":
             with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
                 reader = csv.reader(handle)
                 header = next(reader, [])
                 id_idx = [i for i, c in enumerate(header) if _norm_col(c) in ID_COLUMNS]
                 dob_idx = [i for i, c in enumerate(header) if _norm_col(c) in DOB_COLUMNS]
-                if not id_idx and not dob_idx:
+                from helpers.annex_a import WORKER_PATTERN
+                worker_idx = [i for i, c in enumerate(header) if WORKER_PATTERN.search(c)]
+                if not id_idx and not dob_idx and not worker_idx:
                     continue
                 for row in reader:
+                    for i in worker_idx:
+                        if i < len(row) and row[i].strip():
+                            found.workers.add(row[i].strip())
                     for i in id_idx:
                         if i < len(row) and row[i].strip() and not UPN_UNKNOWN.match(row[i].strip()):
                             found.ids.add(row[i].strip())
@@ -246,6 +271,10 @@ def scan_text(text: str, where: str, found: Identifiers, *, id_context: bool = F
         if pattern is not None:
             for m in pattern.finditer(text):
                 findings.append(Finding(where, "child identifier", f"{_mask(m.group(0))!r} at character {m.start()}"))
+    worker_pattern = found.worker_pattern()
+    if worker_pattern is not None:
+        for m in worker_pattern.finditer(text):
+            findings.append(Finding(where, "worker name", f"{m.group(0)[:2]}** at character {m.start()}"))
     for m in POSTCODE.finditer(text):
         findings.append(Finding(where, "full postcode", f"{m.group(1)} {m.group(2)[0]}** at character {m.start()}"))
     for start, raw, day in _dates_in(text):
@@ -296,6 +325,8 @@ def guard_build(month_dir: Path, found: Identifiers, pages: dict[str, str]) -> l
         rel = path.relative_to(month_dir).as_posix()
         if path.suffix == ".csv":
             findings += scan_csv(path, rel, found)
+            findings += [Finding(rel, "spreadsheet formula", f"line {line}, column {col}: {value[:40]!r}")
+                         for line, col, value in safe_output.csv_formula_cells(path)]
         elif path.suffix == ".json" and path.name != "manifest.json":
             findings += scan_text(path.read_text(encoding="utf-8"), rel, found)
         elif path.suffix == ".ipynb":
@@ -469,6 +500,13 @@ def prepare_notebook(nb: Any, name: str) -> int:
                     raise PublishError(f"{name}: cell {index + 1} shows a chart without a description: use charts.show(chart, description=...)")
                 for key in ("application/javascript", "text/javascript"):
                     data.pop(key, None)
+                if "text/markdown" in data:
+                    # Report Markdown never carries raw HTML: any tag in it came from input or
+                    # config text, so it is shown as text, never rendered (safety net behind
+                    # helpers.safe_output.esc).
+                    md = data["text/markdown"]
+                    md = "".join(md) if isinstance(md, list) else str(md)
+                    data["text/markdown"] = md.replace("<", "&lt;")
                 if output.get("output_type") in ("display_data", "execute_result") and not data:
                     continue
                 outputs.append(output)
@@ -623,6 +661,19 @@ def input_files(cfg: dict[str, Any]) -> list[Path]:
                 files.extend(p for p in sorted(value.rglob("*")) if p.is_file())
             elif value.is_file():
                 files.append(value)
+    # benchmark tables named in report sections: a path or "reference:NAME" (the bundled snapshot)
+    from helpers import reference
+
+    for section, keys in (("rereferrals", ("dfe_c1",)),
+                          ("placements", ("dfe_numbers", "dfe_characteristics", "dfe_stability", "dfe_new_placements"))):
+        for key in keys:
+            value = cfg.get(section, {}).get(key, "")
+            try:
+                path = reference.resolve(value, cfg["_root"]) if isinstance(value, str) else None
+            except KeyError:
+                path = None
+            if path is not None and path.is_file() and path not in files:
+                files.append(path)
     return files
 
 

@@ -33,14 +33,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers import disclosure
+from helpers import disclosure, safe_output
 
 REQUIRED_SUMMARY_KEYS = ("title", "period_start", "period_end", "data_as_at")
 DATE_KEYS = ("period_start", "period_end", "data_as_at")
 TABLE_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
-# Statements from ../shared/data/SOURCES.md, "Licence summary and required attribution".
+# Statements the publishers ask for (docs/definitions.md, "Sources and attribution"; helpers.reference.SOURCES).
 ATTRIBUTIONS: dict[str, str] = {
+    "mhclg_iod2025": (
+        "Contains public sector information licensed under the Open Government Licence v3.0. "
+        "Source: Ministry of Housing, Communities and Local Government, English Indices of Deprivation 2025."
+    ),
+    "ons_boundaries_2021": (
+        "Source: Office for National Statistics licensed under the Open Government Licence v.3.0. "
+        "Contains OS data \u00a9 Crown copyright and database right 2025 (LSOA 2021 and ward boundaries)."
+    ),
+    "dfe_snapshot": (
+        "Contains public sector information licensed under the Open Government Licence v3.0. Source: Department for "
+        "Education, Children in need (reporting year 2025, table C1) and Children looked after in England including "
+        "adoptions (reporting year 2025); national snapshot bundled with this project (helpers.reference), "
+        "trimmed to the benchmark figures, values unchanged."
+    ),
     "mhclg_iod2019": (
         "Contains public sector information licensed under the Open Government Licence v3.0. "
         "Source: Ministry of Housing, Communities and Local Government, English Indices of Deprivation 2019."
@@ -186,7 +200,8 @@ class Report:
         disclosure.check_safe(df, self.threshold, count_cols)
         published = disclosure.for_display(df, count_cols)
         if self.output_dir is not None:
-            published.to_csv(self.output_dir / "tables" / f"{name}.csv", index=False, encoding="utf-8")
+            # the one writing path for published CSVs: text cells neutralised against formulas
+            safe_output.write_csv(published, self.output_dir / "tables" / f"{name}.csv")
         return published
 
     # -- appendix -----------------------------------------------------------------------

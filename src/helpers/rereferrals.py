@@ -9,7 +9,7 @@ led to no further action (NFA), which stay in the denominator. DfE publishes
 - the referral-level rate: re-referrals / referrals in the year, and
 - the child-level rate: children with at least one re-referral / children referred.
 
-Two details are not fixed by the published definition (``../shared/docs/domain.md``), so
+Two details are not fixed by the published definition (``docs/definitions.md``), so
 they are explicit parameters here, with these documented defaults:
 
 - ``unit="months"``: "within 12 months" means up to the same date 12 calendar months later
@@ -751,7 +751,13 @@ def add_area(flags: pd.DataFrame, lsoa_deciles: pd.DataFrame | None = None,
         out = out.merge(dec, on="lsoa_code", how="left", validate="many_to_one")
         for col in ("imd_decile", "idaci_decile"):
             out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
-    if locality_map is not None:
+    if locality_map is not None and "block_code" in locality_map.columns:
+        # block table (helpers.locality Sizing.block_table): a referral's block is its LSOA when that
+        # LSOA is a block (a split ward's neighbourhood), else its ward
+        m = locality_map.drop_duplicates("block_code").set_index("block_code")["locality"]
+        by_lsoa = out["lsoa_code"].map(m) if "lsoa_code" in out.columns else pd.Series(np.nan, index=out.index)
+        out = out.assign(locality=by_lsoa.fillna(out["ward_code"].map(m)).fillna("Unknown"))
+    elif locality_map is not None:
         loc = locality_map[["ward_code", "locality"]].drop_duplicates("ward_code")
         out = out.merge(loc, on="ward_code", how="left", validate="many_to_one")
         out["locality"] = out["locality"].fillna("Unknown")
@@ -769,18 +775,32 @@ def deprivation_group(decile: pd.Series) -> pd.Series:
 
 
 def read_lsoa_deciles(path) -> pd.DataFrame:
-    """Read IoD2019 LSOA deciles from a CSV with the columns of
-    ``../shared/data/iod2019/iod2019_lsoa11_imd_idaci_population.csv`` (``lsoa11cd``,
-    ``imd_decile``, ``idaci_decile``). Output: ``lsoa_code, imd_decile, idaci_decile``.
-    A fallback for when ``helpers.geography`` is not available."""
-    raw = pd.read_csv(path, usecols=["lsoa11cd", "imd_decile", "idaci_decile"], dtype={"lsoa11cd": str})
-    return raw.rename(columns={"lsoa11cd": "lsoa_code"})
+    """Read LSOA deciles from a combined IoD CSV: IoD2019 (``iod2019_lsoa11_imd_idaci_population.csv``
+    layout, ``lsoa11cd``) or IoD2025 (``lsoa21cd``), with ``imd_decile``, ``idaci_decile``.
+    Output: ``lsoa_code, imd_decile, idaci_decile``. A fallback for when ``helpers.geography``
+    is not available."""
+    header = pd.read_csv(path, nrows=0).columns
+    code = "lsoa21cd" if "lsoa21cd" in header else "lsoa11cd"
+    raw = pd.read_csv(path, usecols=[code, "imd_decile", "idaci_decile"], dtype={code: str})
+    return raw.rename(columns={code: "lsoa_code"})
 
 
 def read_locality_map(path) -> pd.DataFrame:
-    """Read a ward-to-locality CSV (columns ``ward_code, locality``); raises ``ValueError``
-    naming the file when a column is missing or a ward appears twice."""
+    """Read a locality map: the locality report's ``block_to_locality.csv`` (``block_code,
+    ward_code, locality`` and optionally ``locality_name``: every block once; the locality shown is
+    its name when given) or a ward-to-locality CSV (``ward_code, locality``). Raises ``ValueError``
+    naming the file when a column is missing or a block (ward) appears twice."""
     raw = pd.read_csv(path, dtype=str)
+    if "block_code" in raw.columns:
+        raw["block_code"] = raw["block_code"].str.strip()
+        dup = raw["block_code"][raw["block_code"].duplicated()]
+        if len(dup):
+            raise ValueError(f"{path}: block {dup.iloc[0]} is mapped to more than one locality")
+        if "locality" not in raw.columns:
+            raise ValueError(f"{path}: block table lacks the column 'locality'")
+        if "locality_name" in raw.columns:
+            raw["locality"] = raw["locality_name"].fillna(raw["locality"])
+        return raw[["block_code", "ward_code", "locality"]] if "ward_code" in raw.columns else raw[["block_code", "locality"]]
     missing = {"ward_code", "locality"} - set(raw.columns)
     if missing:
         raise ValueError(f"{path}: locality map lacks columns {sorted(missing)} (expected ward_code, locality)")

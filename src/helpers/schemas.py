@@ -101,6 +101,20 @@ class RowChecks:
         self.df = df
         self.ledger = ledger
         self.excluded_rule = pd.Series(None, index=df.index, dtype=object)
+        if "_replaced" in df.columns:
+            # a file replaced by a resubmission for the same year: every row, naming the file used
+            from helpers.input_checks import RESUBMITTED_RULE
+
+            gone = pd.Series(df["_replaced"].to_numpy(), index=df.index)
+            self.exclude(gone.notna(), RESUBMITTED_RULE, None, gone)
+        if "_truncated" in df.columns:
+            # a row cut short (fewer fields than the header): its missing fields would read as
+            # blanks (an open episode, no end date), so it is excluded first
+            from helpers.input_checks import TRUNCATED_RULE
+
+            short = pd.Series(df["_truncated"].to_numpy(), index=df.index).fillna(0).astype(int)
+            self.exclude(short > 0, TRUNCATED_RULE, None,
+                         lambda m: "only " + short[m].astype(str) + " field(s)")
 
     @property
     def alive(self) -> pd.Series:
@@ -286,6 +300,7 @@ SSDA903_HEADER = pa.DataFrameSchema({
     "child_id": pa.Column(STR),
     "sex": pa.Column(object, _codes(specs.SEX_CODES), nullable=True),
     "birth_month": pa.Column(_DT, nullable=True),
+    "date_of_birth": pa.Column(_DT, nullable=True, required=False),
     "ethnicity": pa.Column(object, _codes(codes.ETHNICITY_CODES), nullable=True),
     "collection_year": pa.Column(int),
 }, checks=[_unique(["child_id"])], strict=True, ordered=True, name="903 header")

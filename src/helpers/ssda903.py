@@ -34,11 +34,18 @@ empty file, UTF-16 or other non-UTF-8 bytes (a UTF-8 byte-order mark is accepted
 more fields than the header, unrecognised header, missing required column, no data rows with
 a required date (DECOM, DOB, MIS_START) in ``dd/mm/yyyy`` form although the column has values.
 
+Also refused (``helpers.input_checks``): a workbook saved as ``.csv``; a date column not
+consistently ``dd/mm/yyyy`` (one value only readable as US ``mm/dd/yyyy``, or two or more in
+another format), naming the column and example lines.
+
 Row rules (ledger source ``"<folder>/<file>"``, row = CSV line number, header = line 1).
 Blank lines are ignored (not counted as rows). In order; a row is excluded by the first rule it
 fails:
 
 all tables
+  * the same table for the same year in another folder modified later (a resubmission) ->
+    excluded ("resubmission: file replaced by ..."), naming the file used
+  * fewer fields than the header (row cut short) -> excluded
   * CHILD missing -> excluded
   * an unknown code (SEX, ETHNIC, RNE, LS, CIN, PLACE_PROVIDER, REC, MISSING) -> repaired: set to
     missing, original value in the ledger detail
@@ -50,7 +57,8 @@ header, uasc
   * DOB not a date -> repaired: set to missing (DOB is degraded to month on read); DUC not a
     date -> repaired: set to missing
 episodes
-  * DECOM missing / not dd/mm/yyyy / after the reference date -> excluded
+  * DECOM missing / not dd/mm/yyyy / after the reference date -> excluded; more than 19 years
+    before the reference date, or before the child's DOB (header table) -> excluded
   * DEC not a date, or after the reference date -> repaired: treated as open (REC cleared)
   * DEC before DECOM -> excluded ("episode ends before it starts")
   * REC without DEC -> repaired: treated as open (REC cleared)
@@ -61,7 +69,8 @@ episodes
     DECOM -> repaired: its DEC is set to the next DECOM (REC set to X1 if blank)
     ("overlapping episodes")
 missing
-  * MIS_START missing / not a date -> excluded; MIS_END not a date -> repaired: set to missing;
+  * MIS_START missing / not a date / after the reference date / more than 19 years before it /
+    before the child's DOB -> excluded; MIS_END not a date -> repaired: set to missing;
     MIS_END before MIS_START -> excluded
 
 Postcodes: HOME_POST and PL_POST are kept as recorded (trimmed, upper case) because the
@@ -78,7 +87,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import codes, specs
+from helpers import codes, input_checks, specs
 from helpers.ledger import Ledger, ReaderError, resolve_input_files
 from helpers.schemas import RowChecks, clean_text, code_not_in, parse_dates, place_invalid_for_year, to_month, validate
 
@@ -100,7 +109,11 @@ OTHER_903_MARKERS = ("CONVICTED", "DATE_INT", "DATE_PLACED", "PREV_PERM", "SDQ_S
 #: Rule recorded for every row of a recognised table the analyses do not use.
 NOT_USED = "table recognised, not used by these analyses"
 
-HEADER_COLUMNS = ["child_id", "sex", "birth_month", "ethnicity", "collection_year"]
+#: Date columns of each table: all must be dd/mm/yyyy (helpers.input_checks.check_date_formats).
+DATE_COLUMNS = {"header": ("DOB", "MC_DOB"), "episodes": ("DECOM", "DEC"), "uasc": ("DOB", "DUC"),
+                "missing": ("MIS_START", "MIS_END"), "reviews": ("REVIEW",), "oc3": ("DOB",)}
+
+HEADER_COLUMNS = ["child_id", "sex", "birth_month", "date_of_birth", "ethnicity", "collection_year"]
 REVIEW_COLUMNS = ["child_id", "review_date", "participation", "collection_year"]
 OC3_COLUMNS = ["child_id", "birth_month", "in_touch", "activity", "accommodation", "collection_year"]
 EPISODE_COLUMNS = ["child_id", "decom", "rne", "ls", "cin", "place", "place_provider", "dec", "rec",
@@ -138,6 +151,7 @@ def read_csv_text(path: Path, what: str) -> pd.DataFrame:
     data = Path(path).read_bytes()
     if not data.strip():
         raise ReaderError(path, "line 1", None, f"file is empty; expected {what} with a header row")
+    input_checks.sniff_binary(path, data[:8], what)
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:200]:
         raise ReaderError(path, "line 1", None, "file is UTF-16 encoded; expected UTF-8 "
                           "(re-save as 'CSV UTF-8')")
@@ -160,8 +174,10 @@ def read_csv_text(path: Path, what: str) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise ReaderError(path, "line 1", None, f"no header row; expected {what}") from None
     df.columns = [str(c).strip().upper() for c in df.columns]
+    # rows cut short (fewer fields than the header): excluded by RowChecks with a reason
+    df["_truncated"] = input_checks.short_rows(text, len(df), len(df.columns))
     df["_row"] = np.arange(2, len(df) + 2)
-    values = df.drop(columns="_row")
+    values = df.drop(columns=["_row", "_truncated"])
     if len(values.columns):
         blank = values.eq("").all(axis=1)      # lines with no values (e.g. ",,,," or empty)
         df = df[~blank.to_numpy()]
@@ -240,12 +256,13 @@ def read_ssda903(paths_or_folders, *, validate_output: bool = True) -> SSDA903:
     files = resolve_input_files(paths_or_folders, "*.csv", what="SSDA903 tables (CSV)", recursive=True)
     frames: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
     by_folder: dict[Path, list[tuple[Path, str, pd.DataFrame]]] = {}
+    paths_by_file: dict[str, Path] = {}
     for path in files:
         df = read_csv_text(path, "an SSDA903 table")
-        table = _which_table(path, [c for c in df.columns if c != "_row"])
+        table = _which_table(path, [c for c in df.columns if c not in ("_row", "_truncated")])
         if not table.startswith("other:"):
             required, optional = TABLES[table]
-            df["_columns"] = ",".join(c for c in df.columns if c != "_row")
+            df["_columns"] = ",".join(c for c in df.columns if c not in ("_row", "_truncated"))
             for col in optional:
                 if col not in df.columns:
                     df[col] = ""
@@ -253,7 +270,9 @@ def read_ssda903(paths_or_folders, *, validate_output: bool = True) -> SSDA903:
                         "reviews": "REVIEW", "oc3": None}[table]
             if date_col:
                 _required_dates_readable(path, df, date_col)
+            input_checks.check_date_formats(path, df, DATE_COLUMNS[table])
         by_folder.setdefault(path.parent, []).append((path, table, df))
+        paths_by_file[f"{path.parent.name}/{path.name}"] = path
     ledger = Ledger()
 
     for folder, items in by_folder.items():
@@ -280,10 +299,18 @@ def read_ssda903(paths_or_folders, *, validate_output: bool = True) -> SSDA903:
             df["_file"] = fname
             df["_source"] = df["_file"]
             frames[table].append(df)
+    # the same table twice for one year (a resubmission in another folder): the newest folder is used
+    newest = {folder: max(items, key=lambda it: it[0].stat().st_mtime)[0] for folder, items in by_folder.items()}
+    replaced = input_checks.pick_resubmissions(
+        {str(df["_file"].iat[0]): ((t, int(df["_year"].iat[0])), None, newest[Path(paths_by_file[df["_file"].iat[0]]).parent])
+         for t, dfs in frames.items() for df in dfs if len(df)})
+    for dfs in frames.values():
+        for df in dfs:
+            df["_replaced"] = replaced.get(str(df["_file"].iat[0])) if len(df) else None
 
     def stack(table: str) -> pd.DataFrame:
         required, optional = TABLES[table]
-        cols = required + optional + ["_row", "_year", "_file", "_source"]
+        cols = required + optional + ["_row", "_truncated", "_replaced", "_year", "_file", "_source"]
         if not frames[table]:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
         df = pd.concat([f[cols] for f in frames[table]], ignore_index=True)
@@ -299,9 +326,10 @@ def read_ssda903(paths_or_folders, *, validate_output: bool = True) -> SSDA903:
     identifiers |= {u for u in clean_text(raw_header["UPN"]).dropna().astype(str)}
 
     header = _header(raw_header, ledger)
-    episodes = _episodes(raw_episodes, ledger)
+    births = _births(raw_header)
+    episodes = _episodes(raw_episodes, ledger, births)
     uasc = _uasc(raw_uasc, ledger)
-    missing = _missing(raw_missing, ledger)
+    missing = _missing(raw_missing, ledger, births)
     reviews = _reviews(raw_reviews, ledger)
     oc3 = _oc3(raw_oc3, ledger)
     out = SSDA903(header=header, episodes=episodes, uasc=uasc, missing=missing, ledger=ledger,
@@ -319,6 +347,25 @@ def read_ssda903(paths_or_folders, *, validate_output: bool = True) -> SSDA903:
 
 def _reference_date(year: pd.Series) -> pd.Series:
     return pd.to_datetime(year.astype(int).astype(str) + "-03-31", format="%Y-%m-%d")
+
+
+def _births(raw_header: pd.DataFrame) -> pd.Series:
+    """Each child's date of birth (header table, latest year's readable DOB), by CHILD."""
+    dob, _ = parse_dates(raw_header["DOB"], DMY)
+    known = pd.DataFrame({"c": clean_text(raw_header["CHILD"]), "d": dob, "y": raw_header["_year"]}).dropna()
+    known = known[known["d"] <= _reference_date(known["y"])] if len(known) else known   # future DOBs are repaired
+    return known.sort_values("y", kind="stable").groupby("c")["d"].last()
+
+
+def _impossible_dates(rc: RowChecks, df: pd.DataFrame, dates: pd.Series, ref: pd.Series, births: pd.Series | None,
+                      field: str) -> None:
+    """Exclude start dates no looked-after child's record can have (helpers.input_checks)."""
+    rc.exclude(dates < input_checks.earliest_plausible(ref), f"{field} implausibly early (more than "
+               f"{input_checks.MAX_RECORD_AGE_YEARS} years before the collection's reference date)", field, df[field])
+    if births is not None and len(births):
+        birth = clean_text(df["CHILD"]).map(births)
+        rc.exclude(dates < birth, f"{field} before the child's date of birth", field,
+                   lambda m: df.loc[m, field].astype(str) + " < DOB " + birth[m].dt.strftime("%d/%m/%Y"))
 
 
 def _code_repair(rc: RowChecks, df: pd.DataFrame, col: str, field: str, allowed, label: str) -> None:
@@ -347,16 +394,20 @@ def _header(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
     _code_repair(rc, df, "ETHNIC", "ETHNIC", codes.ETHNICITY_CODES, "ETHNIC code")
     dob, bad = parse_dates(df["DOB"], DMY)
     rc.repair(bad, "DOB not a date (expected dd/mm/yyyy): set to missing", "DOB", df["DOB"])
+    ref = _reference_date(df["_year"]) if len(df) else pd.Series([], dtype="datetime64[ns]")
+    late = rc.repair(dob > ref, "DOB after the collection's reference date: set to missing", "DOB", df["DOB"])
+    dob = dob.where(~late)
     df["birth_month"] = to_month(dob)
+    df["date_of_birth"] = dob  # exact ages (forecast start stock on any date); never published
     kept = rc.finish()
     out = pd.DataFrame({
         "child_id": kept["CHILD"].astype(str), "sex": kept["SEX"], "birth_month": kept["birth_month"],
-        "ethnicity": kept["ETHNIC"], "collection_year": kept["_year"].astype(int),
+        "date_of_birth": kept["date_of_birth"], "ethnicity": kept["ETHNIC"], "collection_year": kept["_year"].astype(int),
     })
     return out.reset_index(drop=True)
 
 
-def _episodes(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
+def _episodes(df: pd.DataFrame, ledger: Ledger, births: pd.Series | None = None) -> pd.DataFrame:
     df = df.copy()
     for col in ("CHILD", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "REC", "REASON_PLACE_CHANGE", "URN"):
         df[col] = clean_text(df[col])
@@ -369,6 +420,7 @@ def _episodes(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
     rc.exclude(df["CHILD"].isna(), "CHILD missing", "CHILD", "blank")
     rc.require_date(decom, decom_bad, "DECOM", "DECOM", df["DECOM"])
     rc.exclude(decom > ref, "DECOM after the collection's reference date", "DECOM", df["DECOM"])
+    _impossible_dates(rc, df, decom, ref, births, "DECOM")
     hit = rc.repair(dec_bad, "DEC not a date: treated as open", "DEC", df["DEC"])
     dec = dec.where(~hit)
     hit = rc.repair(dec > ref, "DEC after the collection's reference date: treated as open", "DEC", df["DEC"])
@@ -429,7 +481,7 @@ def _uasc(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
                          "birth_month": kept["birth_month"], "duc": kept["duc"]}).reset_index(drop=True)
 
 
-def _missing(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
+def _missing(df: pd.DataFrame, ledger: Ledger, births: pd.Series | None = None) -> pd.DataFrame:
     df = df.copy()
     for col in ("CHILD", "MISSING"):
         df[col] = clean_text(df[col])
@@ -439,6 +491,9 @@ def _missing(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
     rc = RowChecks(df, ledger)
     rc.exclude(df["CHILD"].isna(), "CHILD missing", "CHILD", "blank")
     rc.require_date(start, sbad, "MIS_START", "MIS_START", df["MIS_START"])
+    ref = _reference_date(df["_year"]) if len(df) else pd.Series([], dtype="datetime64[ns]")
+    rc.exclude(start > ref, "MIS_START after the collection's reference date", "MIS_START", df["MIS_START"])
+    _impossible_dates(rc, df, start, ref, births, "MIS_START")
     rc.exclude(end < start, "MIS_END before MIS_START", "MIS_END", df["MIS_START"] + " > " + df["MIS_END"])
     df["mis_start"] = start
     _dedupe(rc, df, ["CHILD", "mis_start"], "MIS_START", "child and MIS_START")

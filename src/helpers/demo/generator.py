@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import annex_a as annex_a_mod
 from . import capacity as capacity_mod
 from . import cin as cin_mod
 from . import ssda903 as ssda903_mod
@@ -100,6 +101,11 @@ def generate(out_dir, *, seed: int = 1, years: int = 5, scale: float = 1.0, as_a
     fault_counts["by_file"].update(ep_faults)
     capacity_mod.write_capacity(out / "capacity" / "inhouse_capacity.csv", cla, window_start, as_at, scale,
                                 np.random.default_rng([seed, 61]))
+    # Ofsted Annex A lists at the extract date, from the same children and dates (one council's
+    # workbook: not written above county scale, where a single workbook would be unrealistic)
+    if scale <= annex_a_mod.MAX_SCALE:
+        annex_a_mod.write_annex_a(out / "annex_a" / "annex_a.xlsx", geo, children, referrals, cla, directory, as_at,
+                                  np.random.default_rng([seed, 71]))
 
     meta = {"la_code": geo.la_code, "la_old_code": geo.la_old_code, "la_name": geo.la_name,
             "as_at": as_at.isoformat(), "seed": seed, "scale": float(scale), "years": years,

@@ -46,7 +46,7 @@ _IMD_SCORE_BY_RANK_FRACTION = (
     (0.9, 5.91), (0.95, 4.32), (1.0, 0.54),
 )
 # IDACI score (share of children in income-deprived families) by rank fraction.
-# The IDACI score file is not in ../shared/data, so this curve is an *approximation*
+# The IDACI score file is not among the published rank files, so this curve is an *approximation*
 # of the published distribution (median about 0.13, most deprived about 0.85); it is
 # only used for the fictional council and documented in data/README.md.
 _IDACI_SCORE_BY_RANK_FRACTION = (
@@ -317,10 +317,14 @@ class RealGeography(Geography):
 
     @classmethod
     def from_files(cls, la_code: str, lookup_csv, iod_csv, population_csv, ward_geojson, lsoa_geojson,
-                   *, la_old_code: str = "999", la_name: str | None = None) -> "RealGeography":
+                   *, la_old_code: str = "999", la_name: str | None = None,
+                   utla_lookup_csv=None) -> "RealGeography":
         """Read a real council's geography.
 
-        Inputs: ``la_code`` (LAD21CD, e.g. ``E06000060``); the ONS LSOA11->WD21->LAD21 lookup
+        Inputs: ``la_code`` (LAD21CD, e.g. ``E06000060``; or a county's upper-tier code, e.g.
+        Staffordshire ``E10000028``, with ``utla_lookup_csv`` the ONS LTLA-to-UTLA lookup
+        (``LTLA23CD, UTLA23CD, UTLA23NM``): the county is built from its districts, each LSOA
+        keeping its district's LAD21CD); the ONS LSOA11->WD21->LAD21 lookup
         CSV; the IoD2019 combined CSV (``lsoa11cd, imd_score, imd_rank, imd_decile,
         idaci_rank, idaci_decile, ...``); the ONS mid-2020 single-year-of-age population CSV;
         ward and LSOA GeoJSON (ONS BGC). ``la_old_code`` is the three-digit DfE code written
@@ -329,10 +333,24 @@ class RealGeography(Geography):
         ``idaci_score`` is left blank and the demand index uses IDACI rank and IMD score.
         Raises ``ValueError`` naming the file when the council's LSOAs are missing.
         """
+        districts, county_name = [la_code], None
+        if utla_lookup_csv is not None:
+            utla = pd.read_csv(utla_lookup_csv, dtype=str, encoding="utf-8-sig")
+            missing = {"LTLA23CD", "UTLA23CD", "UTLA23NM"} - set(utla.columns)
+            if missing:
+                raise ValueError(f"{utla_lookup_csv}: lacks columns {sorted(missing)} (the ONS LTLA-UTLA lookup)")
+            rows = utla[utla["UTLA23CD"] == la_code]
+            if len(rows):
+                districts = sorted(rows["LTLA23CD"].unique())
+                county_name = str(rows["UTLA23NM"].iloc[0])
         lookup = pd.read_csv(lookup_csv, dtype=str)
-        lookup = lookup[lookup["LAD21CD"] == la_code].sort_values("LSOA11CD", kind="stable").reset_index(drop=True)
+        lookup = lookup[lookup["LAD21CD"].isin(districts)].sort_values("LSOA11CD", kind="stable").reset_index(drop=True)
         if lookup.empty:
-            raise ValueError(f"{lookup_csv}: no LSOAs with LAD21CD == {la_code!r}")
+            hint = "" if utla_lookup_csv is not None else " (for a county's upper-tier code pass utla_lookup_csv)"
+            raise ValueError(f"{lookup_csv}: no LSOAs with LAD21CD in {districts}{hint}")
+        absent = sorted(set(districts) - set(lookup["LAD21CD"]))
+        if absent:
+            raise ValueError(f"{lookup_csv}: no LSOAs for districts {absent} of {la_code}")
         iod = pd.read_csv(iod_csv, dtype={"lsoa11cd": str})
         iod = lookup[["LSOA11CD"]].merge(iod, left_on="LSOA11CD", right_on="lsoa11cd", how="left", validate="1:1")
         if iod["imd_score"].isna().any():
@@ -347,7 +365,7 @@ class RealGeography(Geography):
         pop = pop.drop(columns=["LSOA11CD"])
         wards = gpd.read_file(ward_geojson)
         if "LAD22CD" in wards:
-            wards = wards[wards["LAD22CD"] == la_code]
+            wards = wards[wards["LAD22CD"].isin(districts)]
         wards = wards[["WD22CD", "WD22NM", "LAD22CD", "LAD22NM", "geometry"]].sort_values("WD22CD", kind="stable")
         lsoas = gpd.read_file(lsoa_geojson)
         lsoas = lsoas[lsoas["LSOA11CD"].isin(lookup["LSOA11CD"])][["LSOA11CD", "LSOA11NM", "geometry"]]
@@ -362,7 +380,7 @@ class RealGeography(Geography):
         lsoa[AGE_COLS] = pop[AGE_COLS].to_numpy().astype(int)
         lsoa["pop_all_ages"] = pop["pop_all_ages_mid2020"].to_numpy()
         lsoa["demand"] = demand_index(lsoa["imd_score"].to_numpy(), lsoa["idaci_rank"].to_numpy())
-        name = la_name or str(lookup["LAD21NM"].iloc[0])
+        name = la_name or county_name or str(lookup["LAD21NM"].iloc[0])
         return cls(la_code, la_old_code, name, lsoa, wards, lsoas, iod, pop, synthetic=False)
 
 
