@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
-from helpers import codes
+from helpers import codes, specs
 from helpers.stats import add_wilson, funnel_position
 
 #: Columns of the referrals table this module needs (data_model section 2).
@@ -725,7 +725,7 @@ def add_characteristics(flags: pd.DataFrame, children: pd.DataFrame) -> pd.DataF
     Inputs: ``flags`` from :func:`flag_rereferrals`; ``children`` table (data_model
     section 2). Output: ``flags`` with ``source_group`` (``codes.REFERRAL_SOURCE_GROUPS``),
     ``primary_need_label`` (``codes.PRIMARY_NEED_CODES``), ``age_band`` (at referral, DfE
-    bands), ``sex_label`` (``codes.GENDER_CODES``), ``ethnicity_group``
+    bands), ``sex_label`` (``specs.SEX_CODES``: M/F/U), ``ethnicity_group``
     (``codes.ETHNICITY_GROUPS``), ``disability_label`` ("Disabled"/"Not disabled"),
     ``time_since_previous`` (:data:`TIME_SINCE_BANDS`) and ``collection_year``. Unknown or
     missing codes become "Unknown".
@@ -735,7 +735,7 @@ def add_characteristics(flags: pd.DataFrame, children: pd.DataFrame) -> pd.DataF
     out["source_group"] = out["referral_source"].map(codes.REFERRAL_SOURCE_GROUPS).fillna("Unknown")
     out["primary_need_label"] = out["primary_need"].map(codes.PRIMARY_NEED_CODES).fillna("Unknown")
     out["age_band"] = age_band(out["birth_month"], out["referral_date"])
-    out["sex_label"] = out["sex"].map(codes.GENDER_CODES).fillna("Unknown")
+    out["sex_label"] = out["sex"].map(specs.SEX_CODES).fillna("Unknown")
     out["ethnicity_group"] = out["ethnicity"].map(codes.ETHNICITY_GROUPS).fillna("Unknown")
     out["disability_label"] = np.select(
         [out["disability"].eq(True), out["disability"].eq(False)], ["Disabled", "Not disabled"], default="Unknown")
