@@ -400,9 +400,19 @@ def step_rereferral_check(scale: float) -> None:
     r = _rates_dict(rates)
     count_keys = ["referrals", "rereferrals", "children_referred", "children_rereferred"]
     rates_differ = [k for k in count_keys if r[k] != drates[k]]
-    identical = key_differ == 0 and not rates_differ and edge_ok
+    # the same referrals in random row order: the bundle's flags must not change at all
+    shuffled, _ = load_referrals(scale, shuffled=True)
+    shuffled = shuffled.merge(ref[["referral_id", "row_nr"]].drop_duplicates("referral_id"), on="referral_id", how="left") \
+        if ref["referral_id"].is_unique else None
+    shuffled_identical = None
+    if shuffled is not None:
+        sflags, srates = helpers_rereferrals(shuffled.drop(columns="row_nr"), year)
+        s_ours = np.zeros(len(ref), dtype=bool)
+        s_ours[shuffled["row_nr"].to_numpy()] = sflags["is_rereferral"].to_numpy(dtype=bool)
+        shuffled_identical = bool((s_ours == ours).all()) and _rates_dict(srates) == r
+    identical = key_differ == 0 and not rates_differ and edge_ok and shuffled_identical is not False
     examples = ref.loc[differ, ["child_id", "referral_date"]].head(5).astype(str).to_dict("records") if differ.any() else []
-    emit(seconds, before, identical=identical, boundary_cases_identical=edge_ok,
+    emit(seconds, before, identical=identical, boundary_cases_identical=edge_ok, shuffled_identical=shuffled_identical,
          boundary_flags=int(edge_ours.sum()), referrals_total=len(ref), rereferrals_total=int(ours.sum()),
          rows_differ=int(differ.sum()), keys_differ=key_differ, rates_differ=rates_differ,
          helpers=r, duckdb=drates, examples=examples, source=source)
@@ -448,6 +458,18 @@ def step_locality(n_blocks: int) -> None:
          start_method=part.attrs.get("start_method"), moves=part.attrs.get("moves"))
 
 
+def prepare_publish_national(scale: float = 150.0) -> dict:
+    """A copy of configs/demo.toml pointing at ``data/bench/scale{S}`` (faults "none")."""
+    out = data_dir(scale)
+    info = {"generate_seconds": ensure_generated(out, scale, "none")}
+    text = (ROOT / "configs" / "demo.toml").read_text(encoding="utf-8")
+    text = text.replace('"data/demo/', f'"{out.as_posix()}/')
+    text = text.replace('"../shared/', f'"{(ROOT.parent / "shared").as_posix()}/')
+    (DATA / f"publish_{scale_name(scale)}.toml").write_text(text, encoding="utf-8")
+    info["input_mb"] = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
+    return info
+
+
 def step_locality_sweep(n_blocks: int, warm: bool) -> None:
     """Balance sweep 12..30 localities on one graph: a fresh partition per number (anchor) or each
     warm-started from its neighbour's (``locality.sweep_plans``), same restarts."""
@@ -468,29 +490,114 @@ def step_locality_sweep(n_blocks: int, warm: bool) -> None:
          mean_ratio=float(sweep["ratio_max_min"].mean()), all_contiguous=bool(sweep["all_contiguous"].all()))
 
 
-def step_publish(run_index: int = 0) -> None:
-    """Wall time of ``python -m helpers.publish`` from command to ``index.html``; page sizes."""
-    out = DATA / "publish_out" / f"run{run_index}"
-    if out.exists():
-        import shutil
+BARE_NOTEBOOK = {
+    "cells": [
+        {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "execution_count": None, "outputs": [],
+         "source": "output_dir = ''"},
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+         "source": "import pandas as pd\nimport altair as alt\npd.DataFrame({'x': [1, 2]}).sum()"},
+    ],
+    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    "nbformat": 4, "nbformat_minor": 5,
+}
 
-        shutil.rmtree(out)
-    cmd = [sys.executable, "-m", "helpers.publish", "--config", str(DATA / "publish_demo.toml"), "--out", str(out)]
+
+def step_papermill_bare(n: int = 3) -> None:
+    """The anchor for the publish run: papermill runs ``n`` trivial notebooks (import pandas and
+    altair, sum two numbers) one after another, each in a fresh kernel, as the publish run
+    would if notebooks did nothing."""
+    import papermill
+
+    folder = DATA / "bare"
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = folder / "bare.ipynb"
+    nb.write_text(json.dumps(BARE_NOTEBOOK), encoding="utf-8")
+    from helpers.publish import ensure_kernelspec
+
+    kernel = ensure_kernelspec(folder / "jupyter")  # the publish run's own kernelspec, same interpreter
     before = rss_mb()
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    for i in range(n):
+        papermill.execute_notebook(str(nb), str(folder / f"out{i}.ipynb"), parameters={"output_dir": ""},
+                                   kernel_name=kernel, progress_bar=False, log_output=False)
+    emit(time.perf_counter() - t0, before, notebooks=n)
+
+
+def _tree_rss_mb(root_pid: int) -> float:
+    """Resident memory of a process and all its descendants now (Linux /proc), MB."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    page = resource.getpagesize()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            rss[int(entry.name)] = int((entry / "statm").read_text().split()[1]) * page
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total / 2**20
+
+
+def step_publish(run_index: int = 0, config: str = "", cache: str = "cold") -> None:
+    """Wall time of ``python -m helpers.publish`` from command to ``index.html``; page sizes;
+    peak memory of the whole run (the publish process, its notebook workers and kernels,
+    sampled every 0.2 s). ``cache``: ``cold`` (an empty input cache: every input parsed once),
+    ``warm`` (the cache a previous run left: inputs unchanged since) or ``off``."""
+    import os
+    import shutil
+    import threading
+
+    config_path = Path(config) if config else DATA / "publish_demo.toml"
+    tag = config_path.stem
+    out = DATA / "publish_out" / f"{tag}-{cache}-run{run_index}"
+    if out.exists():
+        shutil.rmtree(out)
+    cache_dir = DATA / "input_cache" / tag
+    if cache == "cold" and cache_dir.exists():
+        shutil.rmtree(cache_dir)
+    env = {**os.environ, "CSC_INPUT_CACHE": "off" if cache == "off" else str(cache_dir)}
+    cmd = [sys.executable, "-m", "helpers.publish", "--config", str(config_path), "--out", str(out)]
+    before = rss_mb()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    peak = [0.0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
+            stop.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = proc.communicate()
     seconds = time.perf_counter() - t0
+    stop.set()
+    sampler.join()
     if proc.returncode != 0:
-        print(proc.stdout[-3000:], file=sys.stderr)
-        print(proc.stderr[-6000:], file=sys.stderr)
+        print(stdout[-3000:], file=sys.stderr)
+        print(stderr[-6000:], file=sys.stderr)
         sys.exit(proc.returncode or 1)
     if not (out / "index.html").is_file():
         print(f"no index.html in {out}", file=sys.stderr)
         sys.exit(4)
     pages = {f"{p.parent.name}/{p.name}": p.stat().st_size / 1e6 for p in sorted(out.glob("*/*.html"))}
+    manifest = json.loads(next(out.glob("*/manifest.json")).read_text())
     child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     emit(seconds, before, pages_mb=pages, max_page_mb=max(pages.values()) if pages else float("nan"),
-         largest_child_peak_rss_mb=child_peak, command=" ".join(["python"] + cmd[1:]))
+         largest_child_peak_rss_mb=child_peak, tree_peak_rss_mb=peak[0], cache=cache, workers=manifest.get("workers"),
+         notebooks={k: {"execute_seconds": v.get("execute_seconds"), "peak_rss_mb": v.get("peak_rss_mb")}
+                    for k, v in manifest["reports"].items()},
+         log=stdout[-4000:],
+         command=" ".join(["python"] + cmd[1:]))
 
 
 def main(argv=None) -> None:
@@ -500,6 +607,8 @@ def main(argv=None) -> None:
     p.add_argument("--one-year-from", type=float, default=100.0,
                    help="CIN read: from this scale on, read only the latest complete year's file")
     p.add_argument("--run-index", type=int, default=0)
+    p.add_argument("--config", default="", help="publish: config file (default data/bench/publish_demo.toml)")
+    p.add_argument("--cache", default="cold", choices=["cold", "warm", "off"], help="publish: input cache state")
     a = p.parse_args(argv)
     s = a.scale
     if a.step == "prepare":
@@ -535,7 +644,13 @@ def main(argv=None) -> None:
     elif a.step in ("locality_sweep_fresh", "locality_sweep_warm"):
         step_locality_sweep(int(s), warm=a.step.endswith("warm"))
     elif a.step == "publish":
-        step_publish(a.run_index)
+        step_publish(a.run_index, a.config, a.cache)
+    elif a.step == "papermill_bare":
+        step_papermill_bare()
+    elif a.step == "prepare_publish_national":
+        t0 = time.perf_counter()
+        info = prepare_publish_national(s)
+        emit(time.perf_counter() - t0, rss_mb(), **info)
     else:
         p.error(f"unknown step {a.step!r}")
 

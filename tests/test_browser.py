@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -106,7 +107,7 @@ def test_demo_run_pages_draw_offline(browser, demo_published, demo_config):
     """The demo month end to end: every report of configs/demo.toml, then every page in the browser."""
     out = demo_published
     pages = sorted((out / "2026-10").glob("*.html")) + [out / "index.html"]
-    assert len(pages) == 4
+    assert len(pages) == len(tomllib.loads(demo_config.read_text(encoding="utf-8"))["publish"]["reports"]) + 1
     for path in pages:
         result = open_offline(browser, path)
         assert result["errors"] == [], (path.name, result["errors"])

@@ -66,7 +66,7 @@ def test_flat_referrals_match_the_census_rules():
     assert c3["referral_source"] is None and pd.isna(c3["closure_date"]) and c3["closure_reason"] is None
     kids = flat.children.set_index("child_id")
     assert kids.loc["A1", "birth_month"] == pd.Timestamp("2015-06-01")
-    assert kids.loc["C3", "sex"] == "0" and bool(kids.loc["C3", "disability"])
+    assert kids.loc["C3", "sex"] == "U" and bool(kids.loc["C3", "disability"])
     assert set(flat.referrals["collection_year"]) == {2023}   # all referral dates Apr 2022 - Mar 2023
     flat.ledger.check_reconciles()
 

@@ -210,9 +210,10 @@ def test_messy_values_are_cleaned_and_reported(tmp_path):
     cin = read_cin_census(path)
     kids = cin.children.set_index("child_id")
     assert sorted(kids.index) == ["K1", "K2"]                     # padded id stripped; blank id excluded
-    assert kids.loc["K1", ["sex", "ethnicity"]].tolist() == ["2", "WBRI"]
+    # sex in the analysis vocabulary (helpers.specs): GenderCurrent 2 -> F; blank -> U
+    assert kids.loc["K1", ["sex", "ethnicity"]].tolist() == ["F", "WBRI"]
     assert kids.loc["K1", "birth_month"] == pd.Timestamp("2015-06-01") and bool(kids.loc["K1", "disability"])
-    assert kids.loc["K2", "sex"] == "0" and pd.isna(kids.loc["K2", "birth_month"])
+    assert kids.loc["K2", "sex"] == "U" and pd.isna(kids.loc["K2", "birth_month"])
     refs = cin.referrals.set_index("referral_id")
     assert sorted(refs.index) == ["K1|2023-01-05", "K1|2023-06-01"]
     first = refs.loc["K1|2023-01-05"]
@@ -230,7 +231,7 @@ def test_messy_values_are_cleaned_and_reported(tmp_path):
         ("assessments", "assessment authorisation date not a date: set to missing", "0001-01-01"),
         ("children", "LAchildID missing", "blank"),
         ("children", "disability code not recognised: counted as a disability", "NONE;XYZ"),
-        ("children", "sex code not recognised: set to 0 (not recorded)", "None"),
+        ("children", "sex missing or not a code: set to U (not recorded)", "blank"),
         ("cp_plans", "category of abuse not recognised: set to missing", "XX"),
         ("cp_plans", "number of previous CP plans not a whole number: set to missing", "2.5"),
         ("referrals", "LAchildID missing", f"child at line {blank_child_line}"),
@@ -244,7 +245,7 @@ def test_output_str_columns_reject_non_strings():
     import pandera
 
     from helpers.schemas import validate
-    kids = pd.DataFrame({"child_id": ["A", 7], "sex": ["1", "2"], "birth_month": pd.to_datetime([None, None]),
+    kids = pd.DataFrame({"child_id": ["A", 7], "sex": ["M", "F"], "birth_month": pd.to_datetime([None, None]),
                          "ethnicity": [None, "WBRI"], "disability": [False, True], "collection_year": [2024, 2024]})
     with pytest.raises(pandera.errors.SchemaErrors) as err:
         validate("cin_children", kids)

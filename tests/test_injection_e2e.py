@@ -69,6 +69,9 @@ def hostile_run(demo_dir, tmp_path_factory, repo_root):
     text = text.replace('region = "East Midlands"', f'region = "{HTML}"')
     text = text.replace('name = "Recruit more in-house foster carers"', f"name = '{FORMULA} {PAYLOAD}'")
     text = text.replace('name = "Edge-of-care team for adolescents"', "name = '@cmd <script>alert(3)</script>'")
+    # the [finance.budgets] keys name the same scenarios (a budget naming no workstream is refused)
+    text = text.replace('"Recruit more in-house foster carers" = {', f"'{FORMULA} {PAYLOAD}' = {{")
+    text = text.replace('"Edge-of-care team for adolescents" = {', "'@cmd <script>alert(3)</script>' = {")
     (root / "configs").mkdir()
     config = root / "configs" / "hostile.toml"
     config.write_text(text, encoding="utf-8")
@@ -88,6 +91,8 @@ def test_no_published_csv_carries_a_live_formula(hostile_run):
     assert "'=HYPERLINK" in w2l
     savings = (hostile_run / "placement_sufficiency" / "tables" / "scenario_savings.csv").read_text(encoding="utf-8")
     assert "'=HYPERLINK" in savings and "'@cmd" in savings
+    summary = (hostile_run / "savings_summary" / "tables" / "savings_against_budget.csv").read_text(encoding="utf-8")
+    assert "'=HYPERLINK" in summary and "'@cmd" in summary
 
 
 @pytest.mark.slow
@@ -95,7 +100,7 @@ def test_no_page_renders_injected_markup(hostile_run):
     from lxml import html as lxml_html
 
     pages = sorted(hostile_run.glob("*.html"))
-    assert [p.stem for p in pages] == ["locality_sizing", "placement_sufficiency", "re_referrals"]
+    assert [p.stem for p in pages] == ["locality_sizing", "placement_sufficiency", "re_referrals", "savings_summary"]
     for page in pages:
         text = page.read_text(encoding="utf-8")
         tree = lxml_html.fromstring(text)

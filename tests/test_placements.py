@@ -35,7 +35,8 @@ NO_UASC = pd.DataFrame({"child_id": pd.Series(dtype="string"), "sex": pd.Series(
 def test_code_mapping_across_years():
     ep = episodes([
         ("a", "2023-05-01", "S", "C2", "H5", "PR4", "2024-03-01", "E13", 2024),  # H5 valid in 2024
-        ("b", "2024-05-01", "S", "C2", "H5", "PR4", None, None, 2025),         # H5 withdrawn for 2025
+        ("b", "2025-05-01", "S", "C2", "H5", "PR4", None, None, 2026),         # H5 withdrawn for 2025-26
+        # (the DfE 903 validator's 2024-25 PLACE list still has H5 and P2 beside K3: helpers.specs)
         ("c", "2024-05-01", "S", "C2", "K3", "PR4", None, None, 2025),         # K3 new in 2025
         ("d", "2023-05-01", "S", "C2", "K3", "PR4", "2024-02-01", "E13", 2024),  # K3 not yet valid
         ("e", "2024-05-01", "S", "C2", "XX9", "PR4", None, None, 2025),        # not a DfE code
@@ -46,7 +47,7 @@ def test_code_mapping_across_years():
     assert out["code_status"].tolist() == ["valid", "not valid in year", "valid", "not valid in year", "unknown", "valid"]
     issues = pl.placement_code_issues(out)
     assert sorted(zip(issues["place"], issues["collection_year"], issues["code_status"])) == [
-        ("H5", 2025, "not valid in year"), ("K3", 2024, "not valid in year"), ("XX9", 2025, "unknown")]
+        ("H5", 2026, "not valid in year"), ("K3", 2024, "not valid in year"), ("XX9", 2025, "unknown")]
 
 
 def test_cla_at_date_rules():

@@ -306,7 +306,7 @@ def test_add_characteristics_age_bands_and_labels():
                                            ("d", "1C", "N0"), ("e", "XX", None)]])
     children = pd.DataFrame({
         "child_id": ["a", "b", "c", "d", "e"],
-        "sex": ["1", "2", "1", "9", None],
+        "sex": ["M", "F", "M", "U", None],   # the analysis vocabulary (helpers.specs.SEX_CODES)
         # age at 1 May 2024 in completed months: a 47 (3 y), b -1 (unborn), c 11 (0 y), d 12 (1 y), e 192 (16 y)
         "birth_month": pd.to_datetime(["2020-06-01", "2024-06-01", "2023-06-01", "2023-05-01", "2008-05-01"]),
         "ethnicity": ["WBRI", "APKN", "BAFR", "NOBT", "ZZZZ"],
@@ -332,7 +332,7 @@ def test_time_since_previous_bands():
     refs = make_referrals([{"child": "T", "date": d} for d in
                            ["2022-01-01", "2022-01-08", "2022-01-16", "2022-04-01", "2024-06-01"]])
     out = rr.add_characteristics(rr.flag_rereferrals(refs), pd.DataFrame(
-        {"child_id": ["T"], "sex": ["1"], "birth_month": pd.to_datetime(["2015-01-01"]),
+        {"child_id": ["T"], "sex": ["M"], "birth_month": pd.to_datetime(["2015-01-01"]),
          "ethnicity": ["WBRI"], "disability": [False], "collection_year": [2025]}))
     # gaps: none, 7 days, 8 days, 75 days, 792 days
     assert out["time_since_previous"].tolist() == [rr.TIME_SINCE_NONE, "Up to 7 days", "8 to 30 days",
@@ -348,7 +348,7 @@ def test_breakdown_counts_rates_and_children():
         {"child": "D", "date": "2023-05-01", "source": "2A"},  # before the period: history only
     ])
     flags = rr.add_characteristics(rr.flag_rereferrals(refs), pd.DataFrame(
-        {"child_id": list("ABCD"), "sex": ["1"] * 4, "birth_month": pd.to_datetime(["2015-01-01"] * 4),
+        {"child_id": list("ABCD"), "sex": ["M"] * 4, "birth_month": pd.to_datetime(["2015-01-01"] * 4),
          "ethnicity": ["WBRI"] * 4, "disability": [False] * 4, "collection_year": [2025] * 4}))
     table = rr.breakdown(flags, "source_group", *YEAR_2025).set_index("source_group")
     # Police: A May (no), A Jul (yes), B (no): 3 referrals, 1 re-referral, children 2, re-referred 1

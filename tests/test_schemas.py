@@ -23,8 +23,11 @@ def test_to_month():
     assert out.iloc[0] == pd.Timestamp("2015-06-01") and pd.isna(out.iloc[1])
 
 
+# H5, P2 and Z1 are still valid in 2024-25 (the DfE 903 validator's 2024-25 PLACE list keeps them
+# beside the new K3) and withdrawn from 2025-26 (helpers.specs)
 @pytest.mark.parametrize("place, year, invalid", [
-    ("H5", 2024, False), ("H5", 2025, True), ("P2", 2025, True), ("K3", 2024, True), ("K3", 2025, False),
+    ("H5", 2025, False), ("H5", 2026, True), ("P2", 2025, False), ("P2", 2026, True), ("Z1", 2026, True),
+    ("K3", 2024, True), ("K3", 2025, False),
     ("Z11", 2025, True), ("Z11", 2026, False), ("U4", 2019, False), ("XX", 2024, True), (None, 2024, False),
 ])
 def test_place_codes_by_collection_year(place, year, invalid):

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import codes, input_checks, postcodes
+from helpers import codes, input_checks, postcodes, specs
 from helpers.cin_census import (ASSESSMENT_COLUMNS, CHILDREN_COLUMNS, CIN_PLAN_COLUMNS, CP_PLAN_COLUMNS,
                                 REFERRAL_COLUMNS, S47_COLUMNS, CINCensus)
 from helpers.ledger import Ledger, ReaderError
@@ -182,8 +182,11 @@ def read_flat_referrals(path, as_at=None) -> CINCensus:
                                        ("REASONFORCLOSURE", "ReasonForClosure", codes.REASONS_FOR_CLOSURE, "closure reason"),
                                        ("ETHNICITY", "Ethnicity", codes.ETHNICITY_CODES, "ethnicity code")):
         rc.repair(code_not_in(df[col], allowed), f"{label} not recognised: set to missing", field, df[col], col, None)
-    rc.repair(code_not_in(df["SEX"], codes.GENDER_CODES) | df["SEX"].isna(),
-              "sex code not recognised: set to 0 (not recorded)", "Sex", df["SEX"], "SEX", "0")
+    # sex in either vocabulary (0/1/2/9 or M/F/U) -> the analysis vocabulary M/F/U (helpers.specs)
+    sex_raw = df["SEX"].copy()
+    df["SEX"] = sex_raw.map(specs.sex_to_analysis, na_action="ignore")
+    rc.repair(df["SEX"].isna(), "sex missing or not a code: set to U (not recorded)", "Sex",
+              sex_raw.fillna("blank"), "SEX", "U")
     nfa_text = clean_text(df["REFERRALNFA"])
     yes = nfa_text.isin(list(codes.YES_VALUES))
     rc.repair(~yes & ~nfa_text.isin(list(codes.NO_VALUES)), "ReferralNFA not true/false: set to false",

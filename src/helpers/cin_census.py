@@ -12,6 +12,10 @@ only, and the rules below are numpy masks; each table is built once. Personal de
 degraded on read: date of birth to month; LAchildID and UPN values go only to
 ``identifiers`` (for the publish guard).
 
+Specification year. Each file's collection year (below) names the specification it is read
+with (``helpers.specs.cin_spec``; years before 2021-22 or after 2026-27 use the nearest covered
+year); the ledger records it per file (``Ledger.specs()``), with how sex was coded.
+
 Files that cannot be read at all raise one :class:`helpers.ledger.ReaderError` naming file,
 line/element, field and expectation: empty file, not XML / malformed XML (with the parser's
 line), root element not ``<Message>``, ``Collection`` other than ``CIN``, no usable collection
@@ -28,7 +32,10 @@ row = line of the element). Applied in this order; a row is excluded by the firs
 
 children
   * LAchildID missing -> excluded (its CINdetails are excluded too)
-  * GenderCurrent not 0/1/2/9 -> repaired: set to ``0`` (not recorded)
+  * sex is read from ``<Sex>`` (M/F/U, the specification from 2024-25) or ``<GenderCurrent>``
+    (0/1/2/9, to 2023-24) and mapped to the analysis vocabulary M/F/U (1->M, 2->F, 0 and 9->U,
+    ``helpers.specs``). A value in the other year's form (e.g. ``<GenderCurrent>`` in a 2025-26
+    file) -> repaired: mapped, reported; missing or no code of any year -> repaired: set to U
   * Ethnicity not a CIN code -> repaired: set to missing
   * PersonBirthDate not a date, or after the reference date -> repaired: set to missing
     (ExpectedPersonBirthDate is used when PersonBirthDate is absent: unborn children)
@@ -51,8 +58,11 @@ referrals (CINdetails)
   * same child and referral date in an earlier collection year -> excluded
     ("duplicate: superseded by later collection year"); the latest year's record is kept
 assessments, cin_plans, section47, cp_plans
-  * parent referral excluded -> excluded with the parent's rule (so superseded copies are
-    counted under "duplicate: superseded by later collection year")
+  * parent referral excluded -> excluded with the parent's rule, except a parent superseded by
+    a later year's copy: a census leaves out modules that ended before its year, so the
+    sub-records of every year's copy belong to the kept referral; the same module (same start
+    date) in an earlier year's copy -> excluded ("duplicate: superseded by later collection
+    year"), a module only in an earlier year's copy -> kept
   * start date missing / not a date / after the reference date -> excluded
   * optional dates (authorisation, plan end, ICPC target/date, CPP end) not a date or after the
     reference date -> repaired: set to missing
@@ -74,7 +84,7 @@ import numpy as np
 import pandas as pd
 from lxml import etree
 
-from helpers import codes, input_checks
+from helpers import codes, input_checks, specs
 from helpers.ledger import Ledger, ReaderError, resolve_input_files
 from helpers.schemas import clean_text, validate
 
@@ -167,8 +177,8 @@ class _Raw:
     """Column lists for one run (all files), plus one block per file read."""
 
     def __init__(self) -> None:
-        self.ch = {k: [] for k in ("child_id", "upn", "former_upn", "dob", "edob", "sex", "ethnicity",
-                                   "disabilities", "_row")}
+        self.ch = {k: [] for k in ("child_id", "upn", "former_upn", "dob", "edob", "sex", "gender",
+                                   "ethnicity", "disabilities", "_row")}
         self.ref = {k: [] for k in ("child_id", "referral_date", "referral_source", "primary_need",
                                     "closure_date", "closure_reason", "referral_nfa", "_row", "_child_row")}
         self.ass = {k: [] for k in ("_ref", "_row", "start", "auth", "factors")}
@@ -207,8 +217,8 @@ def _parse_file(path: Path, raw: _Raw) -> None:
     leaf: dict[str, tuple[dict, str]] = {}
     for rec, pairs in (
         (c_rec, (("LAchildID", "child_id"), ("UPN", "upn"), ("FormerUPN", "former_upn"),
-                 ("PersonBirthDate", "dob"), ("ExpectedPersonBirthDate", "edob"), ("GenderCurrent", "sex"),
-                 ("Ethnicity", "ethnicity"))),
+                 ("PersonBirthDate", "dob"), ("ExpectedPersonBirthDate", "edob"), ("GenderCurrent", "gender"),
+                 ("Sex", "sex"), ("Ethnicity", "ethnicity"))),
         (r_rec, (("CINreferralDate", "referral_date"), ("ReferralSource", "referral_source"),
                  ("PrimaryNeedCode", "primary_need"), ("CINclosureDate", "closure_date"),
                  ("ReasonForClosure", "closure_reason"), ("ReferralNFA", "referral_nfa"))),
@@ -228,9 +238,9 @@ def _parse_file(path: Path, raw: _Raw) -> None:
     # every element the walk acts on; all others are skipped inside lxml
     wanted = tuple(leaf) + tuple(sub_kind) + (t_fac, t_cin, t_dis, t_icpc, "{*}CINdetails")
     disabilities: list = []
-    ch_id, ch_upn, ch_fupn, ch_dob, ch_edob, ch_sex, ch_eth, ch_dis, ch_row = (
-        ch["child_id"], ch["upn"], ch["former_upn"], ch["dob"], ch["edob"], ch["sex"], ch["ethnicity"],
-        ch["disabilities"], ch["_row"])
+    ch_id, ch_upn, ch_fupn, ch_dob, ch_edob, ch_sex, ch_gender, ch_eth, ch_dis, ch_row = (
+        ch["child_id"], ch["upn"], ch["former_upn"], ch["dob"], ch["edob"], ch["sex"], ch["gender"],
+        ch["ethnicity"], ch["disabilities"], ch["_row"])
     r_child, r_rd, r_rs, r_pn, r_cd, r_rc, r_nfa, r_row, r_crow = (
         ref["child_id"], ref["referral_date"], ref["referral_source"], ref["primary_need"], ref["closure_date"],
         ref["closure_reason"], ref["referral_nfa"], ref["_row"], ref["_child_row"])
@@ -344,6 +354,7 @@ def _parse_file(path: Path, raw: _Raw) -> None:
             ch_dob.append(c_rec.get("dob"))
             ch_edob.append(c_rec.get("edob"))
             ch_sex.append(c_rec.get("sex"))
+            ch_gender.append(c_rec.get("gender"))
             ch_eth.append(c_rec.get("ethnicity"))
             ch_dis.append(";".join([(d or "").strip() for d in disabilities]) if disabilities else "")
             ch_row.append(el.sourceline)
@@ -619,6 +630,53 @@ class _Rules:
         return np.flatnonzero(self.alive)
 
 
+def _sex(ch: dict, year: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sex per child in the analysis vocabulary (M/F/U) from ``<Sex>`` or ``<GenderCurrent>``.
+
+    Returns (values, in another year's form, not a code). The form expected is the file's
+    specification year's (``specs.cin_spec``): ``<GenderCurrent>`` 0/1/2/9 to 2023-24,
+    ``<Sex>`` M/F/U from 2024-25. A value in the other form (element or codes) is mapped and
+    reported; a value that is no code of any year is set to U and reported.
+    """
+    n = len(year)
+    sex_t, gen_t = _Text(ch["sex"]), _Text(ch["gender"])
+    sex_v = sex_t.take([specs.sex_to_analysis(u) for u in sex_t.uniques], None, object)
+    gen_v = gen_t.take([specs.sex_to_analysis(u) for u in gen_t.uniques], None, object)
+    sex_new = sex_t.take([str(u).strip().upper() in specs.SEX_CODES for u in sex_t.uniques], False, bool)
+    gen_old = gen_t.take([str(u).strip() in specs.CIN_GENDER_OLD for u in gen_t.uniques], False, bool)
+    has_sex = ~sex_t.is_none()
+    value = np.where(has_sex, sex_v, gen_v) if n else np.empty(0, dtype=object)
+    bad = np.equal(value, None)
+    new_year = year >= specs.SEX_MFU_FROM
+    in_form = np.where(new_year, has_sex & sex_new, ~has_sex & gen_old)
+    wrong_form = ~bad & ~in_form
+    value = value.astype(object)
+    value[bad] = None
+    return value, wrong_form, bad
+
+
+def _note_specs(ctx: "_Context", file_idx: np.ndarray, ch: dict) -> None:
+    """Record in the ledger the specification year recognised for each file, with how sex is coded."""
+    has_sex = ~_Text(ch["sex"]).is_none()
+    has_gen = ~_Text(ch["gender"]).is_none()
+    n_sex = np.bincount(file_idx[has_sex], minlength=len(ctx.fnames))
+    n_gen = np.bincount(file_idx[has_gen], minlength=len(ctx.fnames))
+    for i, fname in enumerate(ctx.fnames):
+        year = int(ctx.raw.files[fname][0])
+        spec = specs.spec_year(year)
+        expected = "Sex" if spec >= specs.SEX_MFU_FROM else "GenderCurrent"
+        parts = [f"{specs.year_label(spec)} CIN census specification"
+                 + (" (draft)" if spec in specs.DRAFT_YEARS else "")]
+        if spec != year:
+            parts.append(f"collection year {specs.year_label(year)} is outside the years covered: read with "
+                         f"the nearest ({specs.year_label(spec)})")
+        found = [f"<{e}> x{int(c[i])}" for e, c in (("Sex", n_sex), ("GenderCurrent", n_gen)) if c[i]]
+        other = n_gen[i] if expected == "Sex" else n_sex[i]
+        if other:
+            parts.append(f"sex expected as <{expected}>; found " + ", ".join(found) + " (mapped, see repairs)")
+        ctx.ledger.note_spec(fname, "CIN census", year, spec, "; ".join(parts))
+
+
 def _block_arrays(raw: _Raw, fidx: dict, which: int) -> tuple[np.ndarray, np.ndarray]:
     """(file index, collection year) per row of children (which=2) or referrals (which=3)."""
     counts = [b[which] for b in raw.blocks]
@@ -650,8 +708,8 @@ def _children(raw: _Raw, ctx: _Context, fidx: dict) -> pd.DataFrame:
     _replaced_files(rc, ctx, file_idx)
     cid_t = _Text(ch["child_id"]).clean(())
     cid = cid_t.values()
-    sex_c = _Text(ch["sex"]).clean(codes.GENDER_CODES)
-    sex = sex_c.values()
+    sex, sex_wrong_form, sex_bad = _sex(ch, year)
+    _note_specs(ctx, file_idx, ch)
     eth_c = _Text(ch["ethnicity"]).clean(codes.ETHNICITY_CODES)
     eth = eth_c.values()
     dob_t = _Text(ch["dob"])
@@ -668,9 +726,15 @@ def _children(raw: _Raw, ctx: _Context, fidx: dict) -> pd.DataFrame:
     latest = _latest_year([cid_code], year, alive)
     superseded = alive & (year < latest)
     rc.exclude(superseded, SUPERSEDED, "LAchildID", lambda m: _obj([f"later year: {y}" for y in latest[m]]))
-    hit = rc.repair(sex_c.not_in(codes.GENDER_CODES) | sex_c.is_none(),
-                    "sex code not recognised: set to 0 (not recorded)", "GenderCurrent", sex)
-    sex[hit] = "0"
+    sex_field = _obj(["Sex" if y >= specs.SEX_MFU_FROM else "GenderCurrent" for y in year])
+    raw_sex = _obj([s if s is not None else g for s, g in zip(ch["sex"], ch["gender"])])
+    rc.repair(sex_wrong_form, "sex in another year's form (GenderCurrent 0/1/2/9 to 2023-24, Sex M/F/U "
+              "from 2024-25): mapped to M/F/U", "Sex",
+              lambda m: _obj([f"{f} expected in {specs.year_label(int(y))}; found {v!r}"
+                              for f, y, v in zip(sex_field[m], year[m], raw_sex[m])]))
+    hit = rc.repair(sex_bad, "sex missing or not a code: set to U (not recorded)", "Sex",
+                    lambda m: _obj([repr(v) if v is not None else "blank" for v in raw_sex[m]]))
+    sex[hit] = "U"
     hit = rc.repair(eth_c.not_in(codes.ETHNICITY_CODES),
                     "ethnicity code not recognised: set to missing", "Ethnicity", eth)
     eth[hit] = None
@@ -699,9 +763,13 @@ def _children(raw: _Raw, ctx: _Context, fidx: dict) -> pd.DataFrame:
 class _Referrals:
     """Kept referrals plus what the sub-record tables need from every raw referral."""
 
-    def __init__(self, table, kept, alive, rule, file_idx, rows, ref_id, child_id) -> None:
+    def __init__(self, table, kept, alive, rule, file_idx, rows, ref_id, child_id, target=None, year=None) -> None:
         self.table, self.kept, self.alive, self.rule = table, kept, alive, rule
         self.file_idx, self.rows, self.ref_id, self.child_id = file_idx, rows, ref_id, child_id
+        # per raw referral: the raw index of the kept referral it is a copy of (itself when kept,
+        # the later year's copy when superseded, -1 when excluded for another reason)
+        self.target = np.where(np.equal(rule, None), np.arange(len(rule)), -1) if target is None else target
+        self.year = year
 
 
 def _referrals(raw: _Raw, ctx: _Context, fidx: dict) -> _Referrals:
@@ -752,8 +820,8 @@ def _referrals(raw: _Raw, ctx: _Context, fidx: dict) -> _Referrals:
     # across years: keep the latest collection year's record
     alive = rc.alive.copy()
     latest = _latest_year([cid_code, rd_i8], year, alive)
-    rc.exclude(alive & (year < latest), SUPERSEDED, "CINreferralDate",
-               lambda m: _obj([f"kept the copy from {y}" for y in latest[m]]))
+    superseded = rc.exclude(alive & (year < latest), SUPERSEDED, "CINreferralDate",
+                            lambda m: _obj([f"kept the copy from {y}" for y in latest[m]]))
     cd_nat = np.isnat(cd)
     reason_none = np.equal(reason, None)
     hit = rc.repair(~reason_none & cd_nat, "closure reason without closure date: treated as open",
@@ -788,7 +856,20 @@ def _referrals(raw: _Raw, ctx: _Context, fidx: dict) -> _Referrals:
     full_child = np.full(len(rows), None, dtype=object)
     full_id[keep] = referral_id
     full_child[keep] = child_id
-    return _Referrals(table, keep, rc.alive, rc.rule, file_idx, rows, full_id, full_child)
+    # superseded copies point at the kept copy (same child and referral date): a later year's
+    # file leaves out modules that ended before its census year, so sub-records are taken from
+    # every year's copy (de-duplicated in _sub_rules)
+    target = np.full(len(rows), -1, dtype=np.intp)
+    target[keep] = keep
+    if superseded.any():
+        kept_key = pd.Series(keep, index=pd.MultiIndex.from_arrays([cid_code[keep], rd_i8[keep]]))
+        sup = np.flatnonzero(superseded)
+        found = kept_key.reindex(pd.MultiIndex.from_arrays([cid_code[sup], rd_i8[sup]]))
+        ok = found.notna().to_numpy()
+        target[sup[ok]] = found.to_numpy()[ok].astype(np.intp)
+        full_id[sup[ok]] = full_id[target[sup[ok]]]
+        full_child[sup[ok]] = full_child[target[sup[ok]]]
+    return _Referrals(table, keep, rc.alive, rc.rule, file_idx, rows, full_id, full_child, target, year)
 
 
 def _impossible_referral_dates(rc: "_Rules", raw: "_Raw", rd, rd_t, ref, child_row) -> None:
@@ -831,9 +912,25 @@ def _sub_rules(d: dict, table: str, ctx: _Context, ref: _Referrals) -> tuple[_Ru
     file_idx = ref.file_idx[parent]
     rc = _Rules(ctx, table, file_idx, np.asarray(d["_row"], dtype=np.int64))
     rules = ref.rule[parent]
-    rc.exclude_with_rules(~np.equal(rules, None), rules, "CINdetails",
+    rc.exclude_with_rules(ref.target[parent] < 0, rules, "CINdetails",
                           lambda m: _obj([f"parent referral at line {v}" for v in ref.rows[parent[m]]]))
     return rc, parent, ctx.ref_dates[file_idx]
+
+
+def _across_years(rc: _Rules, parent: np.ndarray, start: np.ndarray, ref: _Referrals) -> np.ndarray:
+    """Sub-records of one referral from several years' files: the same start date in an earlier
+    year's copy is excluded (superseded); a module only in an earlier year (a later census leaves
+    out modules that ended before its year) is kept. Returns the kept referral's raw index."""
+    target = np.where(ref.target[parent] >= 0, ref.target[parent], parent)
+    if ref.year is not None and rc.alive.any():
+        year = ref.year[parent]
+        alive = rc.alive
+        key = pd.DataFrame({"t": target[alive], "d": start[alive].view(np.int64)})
+        latest = np.zeros(len(parent), dtype=np.int64)
+        latest[alive] = pd.Series(year[alive]).groupby([key["t"], key["d"]], sort=False).transform("max").to_numpy()
+        rc.exclude(alive & (year < latest), SUPERSEDED, "CINdetails",
+                   lambda m: _obj([f"kept the copy from {y}" for y in latest[m]]))
+    return target
 
 
 def _keys(keep: np.ndarray, parent: np.ndarray, ref: _Referrals) -> dict:
@@ -869,10 +966,11 @@ def _assessments(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
     hit = rc.repair(auth < start, "assessment authorised before it started: authorisation date set to missing",
                     "AssessmentAuthorisationDate", auth_t.raw)
     auth[hit] = _NAT
+    target = _across_years(rc, parent, start, ref)
     keep = rc.finish()
     factors = _obj(d["factors"])[keep] if len(keep) else np.empty(0, dtype=object)
-    return pd.DataFrame({**_keys(keep, parent, ref), "assessment_start": start[keep],
-                         "assessment_authorised": auth[keep], "factors": factors, "_ref": parent[keep]})
+    return pd.DataFrame({**_keys(keep, target, ref), "assessment_start": start[keep],
+                         "assessment_authorised": auth[keep], "factors": factors, "_ref": target[keep]})
 
 
 def _plan_dates(rc, d: dict, refd, start_field: str, end_field: str, label: str):
@@ -889,9 +987,10 @@ def _plans(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
     d = raw.plan
     rc, parent, refd = _sub_rules(d, "cin_plans", ctx, ref)
     start, end = _plan_dates(rc, d, refd, "CINPlanStartDate", "CINPlanEndDate", "CIN plan")
+    target = _across_years(rc, parent, start, ref)
     keep = rc.finish()
-    return pd.DataFrame({**_keys(keep, parent, ref), "cin_plan_start": start[keep], "cin_plan_end": end[keep],
-                         "_ref": parent[keep]})
+    return pd.DataFrame({**_keys(keep, target, ref), "cin_plan_start": start[keep], "cin_plan_end": end[keep],
+                         "_ref": target[keep]})
 
 
 def _s47(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
@@ -907,9 +1006,10 @@ def _s47(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
     notreq_t = _Text(d["notreq"])
     yes, bad = _yes_no(notreq_t)
     rc.repair(bad, "ICPCnotRequired not true/false: set to false", "ICPCnotRequired", notreq_t.raw)
+    to = _across_years(rc, parent, start, ref)
     keep = rc.finish()
-    return pd.DataFrame({**_keys(keep, parent, ref), "s47_start": start[keep], "icpc_target": target[keep],
-                         "icpc_date": icpc[keep], "icpc_not_required": yes[keep], "_ref": parent[keep]})
+    return pd.DataFrame({**_keys(keep, to, ref), "s47_start": start[keep], "icpc_target": target[keep],
+                         "icpc_date": icpc[keep], "icpc_not_required": yes[keep], "_ref": to[keep]})
 
 
 def _cpp(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
@@ -933,7 +1033,8 @@ def _cpp(raw: _Raw, ctx: _Context, ref: _Referrals) -> pd.DataFrame:
               nprev_raw.to_numpy())
     n_prev = pd.array(nprev.where(~bad), dtype="Float64").round().astype("Int64") if len(nprev) \
         else pd.array([], dtype="Int64")
+    to = _across_years(rc, parent, start, ref)
     keep = rc.finish()
-    return pd.DataFrame({**_keys(keep, parent, ref), "cpp_start": start[keep], "cpp_end": end[keep],
+    return pd.DataFrame({**_keys(keep, to, ref), "cpp_start": start[keep], "cpp_end": end[keep],
                          "initial_category": cats["init"][keep], "latest_category": cats["latest"][keep],
-                         "n_previous_cpp": n_prev[keep], "_ref": parent[keep]})
+                         "n_previous_cpp": n_prev[keep], "_ref": to[keep]})

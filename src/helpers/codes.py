@@ -155,12 +155,12 @@ PLACEMENT_CODES: tuple[PlacementCode, ...] = (
     PlacementCode("A4", "Placed for adoption with parental/guardian consent not with current foster carer(s)", "Placed for adoption"),
     PlacementCode("A5", "Placed for adoption with placement order with current foster carer(s)", "Placed for adoption"),
     PlacementCode("A6", "Placed for adoption with placement order not with current foster carer(s)", "Placed for adoption"),
-    PlacementCode("H5", "Semi-independent living accommodation not subject to children's homes regulations", "Supported accommodation", last_year=2024),
+    PlacementCode("H5", "Semi-independent living accommodation not subject to children's homes regulations", "Supported accommodation", last_year=2025),
     PlacementCode("K1", "Secure children's home", "Children's home"),
     PlacementCode("K2", "Children's home subject to children's homes regulations", "Children's home"),
     PlacementCode("K3", "Supported accommodation (registered)", "Supported accommodation", first_year=2025, unconfirmed=True),
     PlacementCode("P1", "Placed with own parent(s) or other person(s) with parental responsibility", "Placed with parents"),
-    PlacementCode("P2", "Independent living, e.g. in a flat, lodgings, bedsit, B&B or with friends", "Supported accommodation", last_year=2024),
+    PlacementCode("P2", "Independent living, e.g. in a flat, lodgings, bedsit, B&B or with friends", "Supported accommodation", last_year=2025),
     PlacementCode("P3", "Residential employment", "Other"),
     PlacementCode("R1", "Residential care home", "Other residential"),
     PlacementCode("R2", "NHS/health trust or other establishment providing medical or nursing care", "Other residential"),
@@ -178,7 +178,7 @@ PLACEMENT_CODES: tuple[PlacementCode, ...] = (
     PlacementCode("U4", "Foster placement with other foster carer(s): long term fostering", "Fostering: other carer"),
     PlacementCode("U5", "Foster placement with other foster carer(s) who is/are also an approved adopter(s): fostering for adoption/concurrent planning", "Fostering: other carer"),
     PlacementCode("U6", "Foster placement with other foster carer(s): not long term or FFA/concurrent planning", "Fostering: other carer"),
-    PlacementCode("Z1", "Other placements", "Other"),
+    PlacementCode("Z1", "Other placements", "Other", last_year=2025),
     PlacementCode("Z11", "Other placement (2025-26 code; meaning unconfirmed)", "Other", first_year=2026, unconfirmed=True),
     PlacementCode("Z12", "Other placement (2025-26 code; meaning unconfirmed)", "Other", first_year=2026, unconfirmed=True),
     PlacementCode("Z13", "Other placement (2025-26 code; meaning unconfirmed)", "Other", first_year=2026, unconfirmed=True),
@@ -267,6 +267,7 @@ REC_LEAVES_CARE: frozenset[str] = frozenset(REASONS_EPISODE_CEASED) - {"X1"}
 
 CIN_CATEGORY_903: dict[str, str] = {k: v for k, v in PRIMARY_NEED_CODES.items() if k not in ("N9", "N0")}
 
+#: SSDA903 SEX codes to 2023-24 (from 2024-25: M/F/U; see ``helpers.specs``).
 SEX_903: dict[str, str] = {"1": "Male", "2": "Female"}
 
 MISSING_TYPES: dict[str, str] = {"M": "Missing", "A": "Away from placement without authorisation"}

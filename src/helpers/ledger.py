@@ -60,6 +60,7 @@ class Ledger:
         self._used: dict[str, int] = defaultdict(int)
         self._chunks: list[pd.DataFrame] = []   # issue records, built lazily
         self._single: list[tuple] = []          # issue records added one at a time
+        self._specs: dict[str, tuple] = {}      # file -> (return, collection year, spec year, note)
 
     # -- counts ---------------------------------------------------------------------------
     def add_read(self, source: str, n: int) -> None:
@@ -110,6 +111,17 @@ class Ledger:
         """Vectorised :meth:`repair`."""
         self._add_rows("repaired", sources, rows, rule, field, details)
 
+    # -- specification recognised per file ---------------------------------------------------
+    def note_spec(self, file: str, return_name: str, collection_year: int, spec_year: int, note: str = "") -> None:
+        """Record which DfE specification year a reader recognised for ``file`` (see helpers.specs)."""
+        self._specs[str(file)] = (return_name, int(collection_year), int(spec_year), note)
+
+    def specs(self) -> pd.DataFrame:
+        """One row per file read: ``file, return, collection_year, spec_year, spec, note``
+        (``spec`` is the year's label, e.g. ``"2024-25"``)."""
+        rows = [(f, r, y, s, f"{s - 1}-{str(s)[2:]}", n) for f, (r, y, s, n) in sorted(self._specs.items())]
+        return pd.DataFrame(rows, columns=["file", "return", "collection_year", "spec_year", "spec", "note"])
+
     # -- combining and reporting ------------------------------------------------------------
     def merge(self, other: "Ledger") -> "Ledger":
         """A new ledger holding this ledger's counts and issues plus ``other``'s."""
@@ -121,6 +133,7 @@ class Ledger:
                 out._used[k] += v
             out._chunks.extend(led._chunks)
             out._single.extend(led._single)
+            out._specs.update(led._specs)
         return out
 
     def issues(self) -> pd.DataFrame:

@@ -61,7 +61,7 @@ from typing import Any
 
 import helpers
 from helpers import config as config_module
-from helpers import safe_output
+from helpers import input_cache, safe_output, scheduling
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
@@ -804,29 +804,37 @@ def publish(
         threshold = publish_cfg["suppression_threshold"]
         council = cfg["council"]["la_name"]
         log(f"Publishing {month} for {council}: {', '.join(reports)} -> {out / month}")
-        t0 = time.perf_counter()
-        found = collect_identifiers([v for v in cfg["data"].values() if isinstance(v, Path)])
-        log(f"  guard: {len(found.ids)} identifiers and {len(found.dobs)} dates of birth from {found.files_scanned} input files ({time.perf_counter() - t0:.1f} s)")
+        # What the guard looks for is gathered while the notebooks run (it is needed only at the end).
+        import concurrent.futures
+
+        def gather() -> tuple[Identifiers, float]:
+            t0 = time.perf_counter()
+            return collect_identifiers([v for v in cfg["data"].values() if isinstance(v, Path)]), time.perf_counter() - t0
+
+        guard_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        found_future = guard_pool.submit(gather)
+        guard_pool.shutdown(wait=False)
 
         results: dict[str, Any] = {}
         pages_for_scan: dict[str, str] = {}
         import nbformat
 
-        for name in reports:
-            r_started, r_clock = _now(), time.perf_counter()
+        # Inputs hashed once: the notebooks' input cache and the manifest use the same digests.
+        hashes_file = work / "input_hashes.json"
+        input_hashes = input_cache.write_run_hashes(input_files(cfg), hashes_file)
+        cache_folder = input_cache.cache_dir(cfg)
+        child_env = {input_cache.ENV_HASHES: str(hashes_file), input_cache.ENV_DIR: str(cache_folder) if cache_folder else "off"}
+
+        def finish(name: str, outcome: dict[str, Any]) -> list[str]:
+            """Check, render and record one executed report (in the parent, in any order)."""
             report_dir = staged / name
-            report_dir.mkdir(parents=True, exist_ok=True)
             executed = report_dir / "executed.ipynb"
-            parameters = {"config_path": str(Path(cfg["_path"])), "output_dir": str(report_dir), "month": month}
-            log(f"  running {name}.ipynb")
-            try:
-                execute(nb_dir / f"{name}.ipynb", executed, parameters, kernel, nb_dir)
-            except Exception as exc:  # noqa: BLE001 - every failure is reported the same way
-                message = describe_failure(exc, nb_dir / f"{name}.ipynb", executed)
+            if outcome.get("error"):
+                message = outcome["error"]
                 if executed.is_file():
                     message += f"\n\nThe executed notebook (with the error) is kept for analysts at: {_keep_failed(executed, out, month, name)}"
-                raise PublishError(message) from exc
-            execute_seconds = time.perf_counter() - r_clock
+                raise PublishError(message)
+            execute_seconds = outcome["seconds"]
             summary_path = report_dir / "summary.json"
             if not summary_path.is_file():
                 raise PublishError(f"notebook {name}.ipynb ran but wrote no summary.json: call rep.summary(title=..., period_start=..., period_end=..., data_as_at=...)")
@@ -865,21 +873,38 @@ def publish(
             page_path.write_text(page, encoding="utf-8")
             pages_for_scan[name] = scan_view
             size = page_path.stat().st_size
+            lines = []
             if size > MAX_PAGE_BYTES:
-                log(f"  warning: {name}.html is {size / 1e6:.2f} MB (aim for well under 2 MB: aggregate chart data further)")
+                lines.append(f"  warning: {name}.html is {size / 1e6:.2f} MB (aim for well under 2 MB: aggregate chart data further)")
             results[name] = {
                 "notebook": _display_path(nb_dir / f"{name}.ipynb", root),
                 "parameters": {"config_path": _display_path(Path(cfg["_path"]), root), "output_dir": f"{month}/{name}", "month": month},
-                "started": r_started,
-                "finished": _now(),
+                "started": outcome["started"],
+                "finished": outcome["finished"],
                 "execute_seconds": round(execute_seconds, 2),
                 "render_seconds": round(time.perf_counter() - r_render, 2),
-                "duration_seconds": round(time.perf_counter() - r_clock, 2),
+                "duration_seconds": round(outcome["seconds"] + time.perf_counter() - r_render, 2),
+                "peak_rss_mb": outcome.get("peak_rss_mb"),
                 "charts": n_charts,
                 "page_bytes": size,
             }
-            log(f"  {name}: ran in {execute_seconds:.1f} s, {n_charts} chart(s), page {size / 1e6:.2f} MB")
+            peak = f", kernel peak {outcome['peak_rss_mb']:,.0f} MB" if outcome.get("peak_rss_mb") else ""
+            lines.append(f"  {name}: ran in {execute_seconds:.1f} s{peak}, {n_charts} chart(s), page {size / 1e6:.2f} MB")
+            return lines
 
+        def start(name: str) -> dict[str, Any]:
+            report_dir = staged / name
+            report_dir.mkdir(parents=True, exist_ok=True)
+            parameters = {"config_path": str(Path(cfg["_path"])), "output_dir": str(report_dir), "month": month}
+            return scheduling.run_notebook(nb_dir / f"{name}.ipynb", report_dir / "executed.ipynb", parameters, kernel, nb_dir,
+                                           child_env, work / f"{name}.log")
+
+        plan = scheduling.plan_run(cfg, reports, out)
+        scheduling.run_scheduled(reports, start, finish, plan, log)
+        results = {name: results[name] for name in reports}  # manifest in [publish] order
+
+        found, guard_seconds = found_future.result()
+        log(f"  guard: {len(found.ids)} identifiers and {len(found.dobs)} dates of birth from {found.files_scanned} input files ({guard_seconds:.1f} s, while the notebooks ran)")
         findings = guard_build(staged, found, {k: v for k, v in pages_for_scan.items()})
         # The differencing attack: no hidden count may be recoverable from what a report publishes.
         from helpers.disclosure_audit import audit_report
@@ -905,10 +930,12 @@ def publish(
             "git_commit": git_commit(REPO_ROOT),
             "packages": package_versions(),
             "kernel": {"name": KERNEL_NAME, "argv": [sys.executable, "-m", "ipykernel_launcher"]},
-            "inputs": [{"path": _display_path(p, root), "sha256": sha256(p), "bytes": p.stat().st_size} for p in input_files(cfg)],
+            "inputs": [{"path": _display_path(p, root), "sha256": input_hashes.get(str(p.resolve())) or sha256(p), "bytes": p.stat().st_size}
+                       for p in input_files(cfg)],
             "started": started,
             "finished": _now(),
             "duration_seconds": round(time.perf_counter() - started_clock, 2),
+            "workers": plan.workers,
             "reports": all_reports,
         }
         manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
-from helpers import codes
+from helpers import codes, specs
 from helpers.stats import add_wilson, funnel_position
 
 #: Columns of the referrals table this module needs (data_model section 2).
@@ -225,8 +225,10 @@ def _child_codes(child_id: pd.Series) -> tuple[np.ndarray, int]:
 
     Fast paths, fastest first: a categorical ``child_id`` (its codes, no hashing: readers
     should supply categorical identifiers at national scale); identifiers already sorted
-    (the order of the CIN census and flat exports; one comparison of neighbours); otherwise
-    ``pd.factorize``. Only which rows share a child matters, never the code values."""
+    (the order of the CIN census and flat exports; one comparison of neighbours); ASCII text
+    identifiers in any order (:func:`_codes_from_text_bytes`: integer words, no string
+    hashing); otherwise ``pd.factorize``. Only which rows share a child matters, never the
+    code values."""
     if isinstance(child_id.dtype, pd.CategoricalDtype):
         return child_id.cat.codes.to_numpy(), len(child_id.cat.categories)
     values = child_id.to_numpy()
@@ -236,14 +238,72 @@ def _child_codes(child_id: pd.Series) -> tuple[np.ndarray, int]:
         np.not_equal(values[1:], values[:-1], out=change[1:])
         codes_ = np.cumsum(change, dtype=np.int64)
         return codes_, int(codes_[-1]) + 1
+    fast = _codes_from_text_bytes(values)
+    if fast is not None:
+        return fast
     codes_, uniques = pd.factorize(values, sort=False)
     return codes_, len(uniques)
+
+
+_WORD = 8
+_MAX_WORDS = 4
+
+
+def _codes_from_text_bytes(values: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """Integer codes for ASCII text identifiers in any order without hashing Python strings.
+
+    Hashing millions of string objects in shuffled order (``pd.factorize``) is slow because
+    every lookup follows a pointer to a string somewhere else in memory. Instead the text is
+    copied once into fixed-width bytes (``astype("S")``, ASCII only), cut into 8-byte words
+    read as unsigned integers, and the words are numbered one at a time with integer
+    factorization; a pair (codes so far, next word) is combined into one integer exactly.
+    Equal identifiers give equal codes and different identifiers different codes (each word
+    is numbered exactly, no hash collisions). Returns None (the caller factorizes) when the
+    identifiers are not all text, any is missing or non-ASCII, or any is longer than 32
+    bytes. (Fixed-width bytes cannot tell a trailing NUL character from padding: "A\\0"
+    and "A" get one code. No reader produces NUL characters: XML forbids them.)
+    """
+    n = len(values)
+    if n < 2 or values.dtype != object:
+        return None
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":
+        return None  # missing identifiers or other types: keep pd.factorize's exact semantics
+    try:
+        raw = values.astype("S")
+    except (UnicodeEncodeError, ValueError, TypeError):
+        return None
+    width = raw.dtype.itemsize
+    n_words = -(-width // _WORD)
+    if width == 0 or n_words > _MAX_WORDS:
+        return None
+    padded = np.zeros((n, n_words * _WORD), dtype=np.uint8)
+    padded[:, :width] = raw.view(np.uint8).reshape(n, width)
+    words = padded.view(np.uint64)  # shape (n, n_words); only equality matters, not text order
+    first_code, first_uniques = pd.factorize(words[:, 0], sort=False)
+    code, bound = first_code.astype(np.int64), len(first_uniques)
+    for j in range(1, n_words):
+        word_code, word_uniques = pd.factorize(words[:, j], sort=False)
+        k = len(word_uniques)
+        if bound * k >= (1 << 62) // int(_KEY_BASE):
+            code, uniques = pd.factorize(code, sort=False)
+            bound = len(uniques)
+            code = code.astype(np.int64)
+        code = code * k + word_code
+        bound *= k
+    if bound > 4 * n:  # keep codes dense enough for bincount-based counting
+        code, uniques = pd.factorize(code, sort=False)
+        return code.astype(np.int64), len(uniques)
+    return code, bound
 
 
 def _ascending(values: np.ndarray) -> bool:
     """True when every value is ``>=`` the one before. A missing value (NaN, None, pd.NA)
     never passes (NaN compares False; None and pd.NA raise), nor do mixed types."""
     try:
+        # a cheap look at the first rows first: shuffled input fails here without a full pass
+        head = values[:1025]
+        if not bool(np.all(head[1:] >= head[:-1])):
+            return False
         return bool(np.all(values[1:] >= values[:-1]))
     except TypeError:
         return False
@@ -345,10 +405,10 @@ def flag_rereferrals(
         need it, and it costs a search over every referral). :func:`flag_definition`
         adds it by default.
 
-    Performance: at national scale (millions of referrals) pass ``child_id`` as a
-    categorical (``referrals["child_id"].astype("category")``) or with the referrals sorted
-    by child, as the CIN census and flat exports are; otherwise the identifiers are hashed
-    (``pd.factorize``), the slowest step. Plain string columns in any order are accepted.
+    Performance: rows may come in any order. Sorted or categorical ``child_id`` needs no
+    hashing at all; ASCII text identifiers in any other order are numbered from their bytes
+    (:func:`_codes_from_text_bytes`); only other identifiers (non-ASCII, missing, mixed
+    types, longer than 32 characters) fall back to hashing with ``pd.factorize``.
 
     Output
     ------
@@ -665,7 +725,7 @@ def add_characteristics(flags: pd.DataFrame, children: pd.DataFrame) -> pd.DataF
     Inputs: ``flags`` from :func:`flag_rereferrals`; ``children`` table (data_model
     section 2). Output: ``flags`` with ``source_group`` (``codes.REFERRAL_SOURCE_GROUPS``),
     ``primary_need_label`` (``codes.PRIMARY_NEED_CODES``), ``age_band`` (at referral, DfE
-    bands), ``sex_label`` (``codes.GENDER_CODES``), ``ethnicity_group``
+    bands), ``sex_label`` (``specs.SEX_CODES``: M/F/U), ``ethnicity_group``
     (``codes.ETHNICITY_GROUPS``), ``disability_label`` ("Disabled"/"Not disabled"),
     ``time_since_previous`` (:data:`TIME_SINCE_BANDS`) and ``collection_year``. Unknown or
     missing codes become "Unknown".
@@ -675,7 +735,7 @@ def add_characteristics(flags: pd.DataFrame, children: pd.DataFrame) -> pd.DataF
     out["source_group"] = out["referral_source"].map(codes.REFERRAL_SOURCE_GROUPS).fillna("Unknown")
     out["primary_need_label"] = out["primary_need"].map(codes.PRIMARY_NEED_CODES).fillna("Unknown")
     out["age_band"] = age_band(out["birth_month"], out["referral_date"])
-    out["sex_label"] = out["sex"].map(codes.GENDER_CODES).fillna("Unknown")
+    out["sex_label"] = out["sex"].map(specs.SEX_CODES).fillna("Unknown")
     out["ethnicity_group"] = out["ethnicity"].map(codes.ETHNICITY_GROUPS).fillna("Unknown")
     out["disability_label"] = np.select(
         [out["disability"].eq(True), out["disability"].eq(False)], ["Disabled", "Not disabled"], default="Unknown")

@@ -24,7 +24,7 @@ import pandera.pandas as pa
 from pandera.dtypes import immutable
 from pandera.engines import pandas_engine
 
-from helpers import codes
+from helpers import codes, specs
 from helpers.ledger import Ledger
 
 # --------------------------------------------------------------------------------------
@@ -237,7 +237,7 @@ def _unique(cols: list[str]) -> pa.Check:
 
 CIN_CHILDREN = pa.DataFrameSchema({
     "child_id": pa.Column(STR, nullable=False),
-    "sex": pa.Column(STR, _codes(codes.GENDER_CODES)),
+    "sex": pa.Column(STR, _codes(specs.SEX_CODES)),
     "birth_month": pa.Column(_DT, pa.Check(lambda s: s.dropna().dt.day.eq(1), name="1st of month"), nullable=True),
     "ethnicity": pa.Column(object, _codes(codes.ETHNICITY_CODES), nullable=True),
     "disability": pa.Column(bool),
@@ -298,7 +298,7 @@ CIN_CP_PLANS = pa.DataFrameSchema({
 
 SSDA903_HEADER = pa.DataFrameSchema({
     "child_id": pa.Column(STR),
-    "sex": pa.Column(object, _codes(codes.SEX_903), nullable=True),
+    "sex": pa.Column(object, _codes(specs.SEX_CODES), nullable=True),
     "birth_month": pa.Column(_DT, nullable=True),
     "date_of_birth": pa.Column(_DT, nullable=True, required=False),
     "ethnicity": pa.Column(object, _codes(codes.ETHNICITY_CODES), nullable=True),
@@ -327,7 +327,7 @@ SSDA903_EPISODES = pa.DataFrameSchema({
 
 SSDA903_UASC = pa.DataFrameSchema({
     "child_id": pa.Column(STR),
-    "sex": pa.Column(object, _codes(codes.SEX_903), nullable=True),
+    "sex": pa.Column(object, _codes(specs.SEX_CODES), nullable=True),
     "birth_month": pa.Column(_DT, nullable=True),
     "duc": pa.Column(_DT, nullable=True),
 }, strict=True, ordered=True, name="903 uasc")
@@ -338,6 +338,24 @@ SSDA903_MISSING = pa.DataFrameSchema({
     "mis_start": pa.Column(_DT, nullable=False),
     "mis_end": pa.Column(_DT, nullable=True),
 }, checks=[_not_after("mis_start", "mis_end")], strict=True, ordered=True, name="903 missing")
+
+SSDA903_REVIEWS = pa.DataFrameSchema({
+    "child_id": pa.Column(STR),
+    "review_date": pa.Column(_DT, nullable=False),
+    "participation": pa.Column(object, _codes(specs.SSDA903_SPECS[specs.LAST_YEAR]["reviews"].code_lists["REVIEW_CODE"]),
+                               nullable=True),
+    "collection_year": pa.Column(int),
+}, checks=[_unique(["child_id", "review_date"])], strict=True, ordered=True, name="903 reviews")
+
+_OC3 = specs.SSDA903_SPECS[specs.LAST_YEAR]["oc3"].code_lists
+SSDA903_OC3 = pa.DataFrameSchema({
+    "child_id": pa.Column(STR),
+    "birth_month": pa.Column(_DT, nullable=True),
+    "in_touch": pa.Column(object, _codes(_OC3["IN_TOUCH"]), nullable=True),
+    "activity": pa.Column(object, _codes(_OC3["ACTIV"]), nullable=True),
+    "accommodation": pa.Column(object, _codes(_OC3["ACCOM"]), nullable=True),
+    "collection_year": pa.Column(int),
+}, checks=[_unique(["child_id", "collection_year"])], strict=True, ordered=True, name="903 oc3")
 
 ADDRESSES = pa.DataFrameSchema({
     "child_id": pa.Column(STR),
@@ -352,7 +370,8 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "cin_children": CIN_CHILDREN, "cin_referrals": CIN_REFERRALS, "cin_assessments": CIN_ASSESSMENTS,
     "cin_plans": CIN_PLANS, "cin_section47": CIN_SECTION47, "cin_cp_plans": CIN_CP_PLANS,
     "903_header": SSDA903_HEADER, "903_episodes": SSDA903_EPISODES, "903_uasc": SSDA903_UASC,
-    "903_missing": SSDA903_MISSING, "addresses": ADDRESSES,
+    "903_missing": SSDA903_MISSING, "903_reviews": SSDA903_REVIEWS, "903_oc3": SSDA903_OC3,
+    "addresses": ADDRESSES,
 }
 
 

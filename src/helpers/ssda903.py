@@ -87,7 +87,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import codes, input_checks
+from helpers import codes, input_checks, specs
 from helpers.ledger import Ledger, ReaderError, resolve_input_files
 from helpers.schemas import RowChecks, clean_text, code_not_in, parse_dates, place_invalid_for_year, to_month, validate
 
@@ -99,17 +99,23 @@ TABLES: dict[str, tuple[list[str], list[str]]] = {
     "episodes": (["CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "DEC", "REC",
                   "REASON_PLACE_CHANGE", "HOME_POST", "PL_POST"], ["URN"]),
     "uasc": (["CHILD", "SEX", "DOB", "DUC"], []),
-    "missing": (["CHILD", "MISSING", "MIS_START", "MIS_END"], []),
+    "missing": (["CHILD", "MISSING", "MIS_START", "MIS_END"], ["DOB"]),
+    "reviews": (["CHILD", "REVIEW", "REVIEW_CODE"], ["DOB"]),
+    "oc3": (["CHILD", "IN_TOUCH", "ACTIV", "ACCOM"], ["DOB"]),
 }
-#: Columns that mark other SSDA903 tables, skipped when met in a folder.
-OTHER_903_MARKERS = ("IN_TOUCH", "CONVICTED", "REVIEW", "DATE_INT", "DATE_PLACED", "PREV_PERM",
-                     "SDQ_SCORE", "REVIEW_CODE", "DATE_MATCH")
+#: Columns that mark the other SSDA903 tables (recognised, counted in the ledger, not used).
+OTHER_903_MARKERS = ("CONVICTED", "DATE_INT", "DATE_PLACED", "PREV_PERM", "SDQ_SCORE", "DATE_MATCH",
+                     "SW_ID", "SW_DECOM", "DOLO_START")
+#: Rule recorded for every row of a recognised table the analyses do not use.
+NOT_USED = "table recognised, not used by these analyses"
 
 #: Date columns of each table: all must be dd/mm/yyyy (helpers.input_checks.check_date_formats).
 DATE_COLUMNS = {"header": ("DOB", "MC_DOB"), "episodes": ("DECOM", "DEC"), "uasc": ("DOB", "DUC"),
-                "missing": ("MIS_START", "MIS_END")}
+                "missing": ("MIS_START", "MIS_END"), "reviews": ("REVIEW",), "oc3": ("DOB",)}
 
 HEADER_COLUMNS = ["child_id", "sex", "birth_month", "date_of_birth", "ethnicity", "collection_year"]
+REVIEW_COLUMNS = ["child_id", "review_date", "participation", "collection_year"]
+OC3_COLUMNS = ["child_id", "birth_month", "in_touch", "activity", "accommodation", "collection_year"]
 EPISODE_COLUMNS = ["child_id", "decom", "rne", "ls", "cin", "place", "place_provider", "dec", "rec",
                    "reason_place_change", "home_post", "pl_post", "urn", "collection_year", "source_file"]
 UASC_COLUMNS = ["child_id", "sex", "birth_month", "duc"]
@@ -126,6 +132,8 @@ class SSDA903:
     missing: pd.DataFrame
     ledger: Ledger
     identifiers: set[str] = field(default_factory=set, repr=False)
+    reviews: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REVIEW_COLUMNS))
+    oc3: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OC3_COLUMNS))
 
 
 # ----------------------------------------------------------------------------------------
@@ -186,8 +194,12 @@ def _which_table(path: Path, columns: list[str]) -> str | None:
         table = "missing"
     elif "ETHNIC" in cols:
         table = "header"
+    elif "REVIEW" in cols or "REVIEW_CODE" in cols:
+        table = "reviews"
+    elif "IN_TOUCH" in cols or "ACCOM" in cols:
+        table = "oc3"
     elif cols & set(OTHER_903_MARKERS):
-        return None
+        return "other:" + (specs.ssda903_table_of(cols) or "unrecognised SSDA903 table")
     else:
         shown = ",".join(c for c in columns if c != "_ROW")[:120]
         raise ReaderError(path, "line 1", None,
@@ -248,18 +260,20 @@ def read_ssda903(paths_or_folders, *, validate_output: bool = True) -> SSDA903:
     for path in files:
         df = read_csv_text(path, "an SSDA903 table")
         table = _which_table(path, [c for c in df.columns if c not in ("_row", "_truncated")])
-        if table is None:
-            continue
-        required, optional = TABLES[table]
-        for col in optional:
-            if col not in df.columns:
-                df[col] = ""
-        date_col = {"episodes": "DECOM", "header": "DOB", "missing": "MIS_START", "uasc": None}[table]
-        if date_col:
-            _required_dates_readable(path, df, date_col)
-        input_checks.check_date_formats(path, df, DATE_COLUMNS[table])
+        if not table.startswith("other:"):
+            required, optional = TABLES[table]
+            df["_columns"] = ",".join(c for c in df.columns if c not in ("_row", "_truncated"))
+            for col in optional:
+                if col not in df.columns:
+                    df[col] = ""
+            date_col = {"episodes": "DECOM", "header": "DOB", "missing": "MIS_START", "uasc": None,
+                        "reviews": "REVIEW", "oc3": None}[table]
+            if date_col:
+                _required_dates_readable(path, df, date_col)
+            input_checks.check_date_formats(path, df, DATE_COLUMNS[table])
         by_folder.setdefault(path.parent, []).append((path, table, df))
         paths_by_file[f"{path.parent.name}/{path.name}"] = path
+    ledger = Ledger()
 
     for folder, items in by_folder.items():
         year = _folder_year(folder)
@@ -273,9 +287,16 @@ def read_ssda903(paths_or_folders, *, validate_output: bool = True) -> SSDA903:
                                   "the year ending 31 March (e.g. ssda903/2025/) or include the episodes table")
             year = collection_year_of(max(decoms))
         for path, table, df in items:
+            fname = f"{folder.name}/{path.name}"
+            _note_spec(ledger, fname, table, df, year)
+            if table.startswith("other:"):
+                # recognised but not used: every row counted as read and listed as not used
+                ledger.add_read(fname, len(df))
+                ledger.exclude_rows(fname, df["_row"].to_numpy(), NOT_USED, None, table[6:])
+                continue
             df = df.copy()
             df["_year"] = year
-            df["_file"] = f"{folder.name}/{path.name}"
+            df["_file"] = fname
             df["_source"] = df["_file"]
             frames[table].append(df)
     # the same table twice for one year (a resubmission in another folder): the newest folder is used
@@ -287,8 +308,6 @@ def read_ssda903(paths_or_folders, *, validate_output: bool = True) -> SSDA903:
         for df in dfs:
             df["_replaced"] = replaced.get(str(df["_file"].iat[0])) if len(df) else None
 
-    ledger = Ledger()
-
     def stack(table: str) -> pd.DataFrame:
         required, optional = TABLES[table]
         cols = required + optional + ["_row", "_truncated", "_replaced", "_year", "_file", "_source"]
@@ -299,9 +318,10 @@ def read_ssda903(paths_or_folders, *, validate_output: bool = True) -> SSDA903:
             ledger.add_read(src, n)
         return df
 
-    raw_header, raw_episodes, raw_uasc, raw_missing = (stack(t) for t in ("header", "episodes", "uasc", "missing"))
+    raw_header, raw_episodes, raw_uasc, raw_missing, raw_reviews, raw_oc3 = (
+        stack(t) for t in ("header", "episodes", "uasc", "missing", "reviews", "oc3"))
     identifiers = set()
-    for df in (raw_header, raw_episodes, raw_uasc, raw_missing):
+    for df in (raw_header, raw_episodes, raw_uasc, raw_missing, raw_reviews, raw_oc3):
         identifiers |= set(clean_text(df["CHILD"]).dropna().astype(str))
     identifiers |= {u for u in clean_text(raw_header["UPN"]).dropna().astype(str)}
 
@@ -310,13 +330,17 @@ def read_ssda903(paths_or_folders, *, validate_output: bool = True) -> SSDA903:
     episodes = _episodes(raw_episodes, ledger, births)
     uasc = _uasc(raw_uasc, ledger)
     missing = _missing(raw_missing, ledger, births)
+    reviews = _reviews(raw_reviews, ledger)
+    oc3 = _oc3(raw_oc3, ledger)
     out = SSDA903(header=header, episodes=episodes, uasc=uasc, missing=missing, ledger=ledger,
-                  identifiers=identifiers)
+                  identifiers=identifiers, reviews=reviews, oc3=oc3)
     if validate_output:
         validate("903_header", out.header)
         validate("903_episodes", out.episodes)
         validate("903_uasc", out.uasc)
         validate("903_missing", out.missing)
+        validate("903_reviews", out.reviews)
+        validate("903_oc3", out.oc3)
     ledger.check_reconciles()
     return out
 
@@ -366,7 +390,7 @@ def _header(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
     rc = RowChecks(df, ledger)
     rc.exclude(df["CHILD"].isna(), "CHILD missing", "CHILD", "blank")
     _dedupe(rc, df, ["CHILD"], "CHILD", "child")
-    _code_repair(rc, df, "SEX", "SEX", codes.SEX_903, "SEX code")
+    _sex_repair(rc, df)
     _code_repair(rc, df, "ETHNIC", "ETHNIC", codes.ETHNICITY_CODES, "ETHNIC code")
     dob, bad = parse_dates(df["DOB"], DMY)
     rc.repair(bad, "DOB not a date (expected dd/mm/yyyy): set to missing", "DOB", df["DOB"])
@@ -446,7 +470,7 @@ def _uasc(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
     rc = RowChecks(df, ledger)
     rc.exclude(df["CHILD"].isna(), "CHILD missing", "CHILD", "blank")
     _dedupe(rc, df, ["CHILD"], "CHILD", "child")
-    _code_repair(rc, df, "SEX", "SEX", codes.SEX_903, "SEX code")
+    _sex_repair(rc, df)
     dob, bad = parse_dates(df["DOB"], DMY)
     rc.repair(bad, "DOB not a date (expected dd/mm/yyyy): set to missing", "DOB", df["DOB"])
     duc, bad = parse_dates(df["DUC"], DMY)
@@ -479,3 +503,101 @@ def _missing(df: pd.DataFrame, ledger: Ledger, births: pd.Series | None = None) 
     kept = rc.finish()
     return pd.DataFrame({"child_id": kept["CHILD"].astype(str), "missing": kept["MISSING"],
                          "mis_start": kept["mis_start"], "mis_end": kept["mis_end"]}).reset_index(drop=True)
+
+
+def _sex_repair(rc: RowChecks, df: pd.DataFrame) -> None:
+    """SEX of any year -> the analysis vocabulary M/F/U (``helpers.specs``).
+
+    The form expected is the collection year's: 1/2 to 2023-24, M/F/U from 2024-25. A code of
+    the other form is mapped and reported; a value that is no code of any year is set to
+    missing and reported.
+    """
+    raw = df["SEX"]
+    mapped = raw.map(specs.sex_to_analysis, na_action="ignore")
+    upper = raw.str.upper()
+    new_year = df["_year"] >= specs.SEX_MFU_FROM
+    old_code = upper.isin(list(specs.SSDA903_SEX_OLD))
+    new_code = upper.isin(list(specs.SEX_CODES))
+    # 0 and 9 are CIN codes, never SSDA903 ones: not a code here
+    bad = raw.notna() & (mapped.isna() | ~(old_code | new_code))
+    wrong = raw.notna() & ~bad & ((new_year & old_code) | (~new_year & new_code))
+    rc.repair(wrong, "SEX code of another year's form (1/2 to 2023-24, M/F/U from 2024-25): mapped to M/F/U",
+              "SEX", lambda m: raw[m] + " in " + df.loc[m, "_year"].astype(str))
+    rc.repair(bad, "SEX code not recognised: set to missing", "SEX", raw)
+    df["SEX"] = mapped.astype(object).where(~bad & mapped.notna(), None)
+
+
+def _note_spec(ledger: Ledger, fname: str, table: str, df: pd.DataFrame, year: int) -> None:
+    """Record the specification year recognised for one SSDA903 file, with what was found."""
+    spec = specs.spec_year(year)
+    name = table[6:] if table.startswith("other:") else table
+    parts = [f"{specs.year_label(spec)} SSDA903 specification"
+             + (" (draft)" if spec in specs.DRAFT_YEARS else "") + f": {name} table"]
+    if spec != year:
+        parts.append(f"collection year {specs.year_label(year)} outside the years covered: read with "
+                     f"the nearest ({specs.year_label(spec)})")
+    tspec = specs.ssda903_tables(year).get(name)
+    cols = [c for c in df.columns if not c.startswith("_")]
+    if "_columns" in df.columns and len(df):
+        cols = str(df["_columns"].iloc[0]).split(",")
+    if tspec is None:
+        parts.append(f"table not in the {specs.year_label(spec)} specification")
+    else:
+        missing = [c for c in tspec.columns if c not in cols]
+        extra = [c for c in cols if c not in tspec.columns]
+        if missing:
+            parts.append("columns of the specification missing: " + ",".join(missing))
+        if extra:
+            parts.append("columns not in the specification: " + ",".join(extra))
+    if "SEX" in df.columns:
+        found = specs.ssda903_sex_spec(df["SEX"])
+        expected_new = spec >= specs.SEX_MFU_FROM
+        if found is not None and (found >= specs.SEX_MFU_FROM) != expected_new:
+            parts.append("SEX coded as " + ("M/F/U (2024-25 on)" if found >= specs.SEX_MFU_FROM else "1/2 (to 2023-24)")
+                         + ": mapped, see repairs")
+    ledger.note_spec(fname, "SSDA903", year, spec, "; ".join(parts))
+
+
+def _reviews(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
+    """Looked-after reviews: one row per child and review date (REVIEW_CODE = participation)."""
+    df = df.copy()
+    for col in ("CHILD", "REVIEW_CODE"):
+        df[col] = clean_text(df[col])
+    df["REVIEW_CODE"] = df["REVIEW_CODE"].str.upper()
+    ref = _reference_date(df["_year"]) if len(df) else pd.Series([], dtype="datetime64[ns]")
+    review, bad = parse_dates(df["REVIEW"], DMY)
+    rc = RowChecks(df, ledger)
+    rc.exclude(df["CHILD"].isna(), "CHILD missing", "CHILD", "blank")
+    rc.require_date(review, bad, "REVIEW", "REVIEW", df["REVIEW"])
+    rc.exclude(review > ref, "REVIEW after the collection's reference date", "REVIEW", df["REVIEW"])
+    df["review_date"] = review
+    _dedupe(rc, df, ["CHILD", "review_date"], "REVIEW", "child and review date")
+    allowed = specs.SSDA903_SPECS[specs.LAST_YEAR]["reviews"].code_lists["REVIEW_CODE"]
+    _code_repair(rc, df, "REVIEW_CODE", "REVIEW_CODE", allowed, "REVIEW_CODE (participation)")
+    kept = rc.finish()
+    return pd.DataFrame({"child_id": kept["CHILD"].astype(str), "review_date": kept["review_date"],
+                         "participation": kept["REVIEW_CODE"],
+                         "collection_year": kept["_year"].astype(int)}).reset_index(drop=True)
+
+
+def _oc3(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
+    """Care leavers' outcomes around their 17th-21st birthdays: one row per child and collection year."""
+    df = df.copy()
+    for col in ("CHILD", "IN_TOUCH", "ACTIV", "ACCOM"):
+        df[col] = clean_text(df[col])
+    for col in ("IN_TOUCH", "ACTIV", "ACCOM"):
+        df[col] = df[col].str.upper()
+    rc = RowChecks(df, ledger)
+    rc.exclude(df["CHILD"].isna(), "CHILD missing", "CHILD", "blank")
+    dup = df[rc.alive].duplicated(["CHILD", "_year"], keep="first").reindex(df.index, fill_value=False)
+    rc.exclude(dup, "duplicate: same child twice in one collection year", "CHILD", df["_file"])
+    lists = specs.SSDA903_SPECS[specs.LAST_YEAR]["oc3"].code_lists
+    for col in ("IN_TOUCH", "ACTIV", "ACCOM"):
+        _code_repair(rc, df, col, col, lists[col], f"{col} code")
+    dob, bad = parse_dates(df["DOB"], DMY)
+    rc.repair(bad, "DOB not a date (expected dd/mm/yyyy): set to missing", "DOB", df["DOB"])
+    df["birth_month"] = to_month(dob)
+    kept = rc.finish()
+    return pd.DataFrame({"child_id": kept["CHILD"].astype(str), "birth_month": kept["birth_month"],
+                         "in_touch": kept["IN_TOUCH"], "activity": kept["ACTIV"], "accommodation": kept["ACCOM"],
+                         "collection_year": kept["_year"].astype(int)}).reset_index(drop=True)

@@ -27,7 +27,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from .. import codes
+from .. import codes, specs
 
 EPOCH = np.datetime64("1970-01-01", "D")
 FRONT_DOOR_CHANGE = date(2024, 4, 1)
@@ -244,6 +244,7 @@ def _outcomes(rng, ref_day: np.ndarray, age: np.ndarray, generation: int) -> pd.
     icpc = s47 & (u() < 0.5)
     icpc_target = np.where(s47, s47_start + 21, nan)
     icpc_day = np.where(icpc, s47_start + np.floor(rng.uniform(8, 30, n)), nan)
+    icpc_day = _weekday(icpc_day)                       # conferences are held on weekdays (CIN rule 8875)
     cpp = icpc & (u() < 0.88)
     cpp_start = np.where(cpp, icpc_day, nan)
     cpp_end = cpp_start + np.floor(rng.lognormal(np.log(270), 0.5, n))
@@ -257,6 +258,8 @@ def _outcomes(rng, ref_day: np.ndarray, age: np.ndarray, generation: int) -> pd.
     later = rng.choice(np.array(["RC7", "RC5", "RC3", "RC4", "RC6"]), size=n, p=[0.9, 0.04, 0.025, 0.02, 0.015])
     later = np.where((later == "RC6") & (age < 17), "RC7", later)
     reason = np.where(nfa, "RC8", np.where(not_in_need, np.where(u() < 0.55, "RC8", "RC9"), later))
+    # RC8/RC9 mean "closed after assessment": no section 47 activity (CIN rule 2990)
+    reason = np.where(np.isin(reason, ["RC8", "RC9"]) & s47, "RC7", reason)
     need = np.where(nfa & (u() < 0.7), "N0", need)
     cat = _choice(rng, CATEGORY_OF_ABUSE_SHARES, n)
     cat_latest = np.where(u() < 0.9, cat, _choice(rng, CATEGORY_OF_ABUSE_SHARES, n))
@@ -264,11 +267,26 @@ def _outcomes(rng, ref_day: np.ndarray, age: np.ndarray, generation: int) -> pd.
         "referral_day": ref_day, "source": source, "need": need, "nfa": nfa,
         "closure_day": closure, "reason": reason,
         "assess_start": assess_start, "assess_auth": auth,
-        "factors": np.where(nfa, "", pd.Series([";".join(f[:k]) for f, k in zip(factors_arr.tolist(), n_factors)], dtype=object).to_numpy()) if n else np.array([], dtype=object),
+        "factors": np.where(nfa, "", pd.Series([_factor_list(f[:k]) for f, k in zip(factors_arr.tolist(), n_factors)], dtype=object).to_numpy()) if n else np.array([], dtype=object),
         "cin_plan_start": cin_start, "cin_plan_end": cin_end,
         "s47_start": s47_start, "icpc_target": icpc_target, "icpc_day": icpc_day,
         "cpp_start": cpp_start, "cpp_end": cpp_end, "cat_initial": np.where(cpp, cat, ""), "cat_latest": np.where(cpp, cat_latest, ""),
     })
+
+
+def _weekday(days: np.ndarray) -> np.ndarray:
+    """Move Saturdays and Sundays to the next Monday (day 0 = Thursday 1 January 1970)."""
+    wd = (np.nan_to_num(days) + 3) % 7                  # Monday = 0
+    return np.where(np.isnan(days), np.nan, days + np.select([wd == 5, wd == 6], [2, 1], 0))
+
+
+def _factor_list(factors: list[str]) -> str:
+    """Assessment factors as written: each once, and 21 ("no factors identified") only alone
+    (CIN rules 8898 and 8890-series)."""
+    out = list(dict.fromkeys(factors))
+    if len(out) > 1 and "21" in out:
+        out.remove("21")
+    return ";".join(out)
 
 
 _DATE_COLS = ("closure_day", "assess_start", "assess_auth", "cin_plan_start", "cin_plan_end", "s47_start",
@@ -331,8 +349,13 @@ def child_xml_openings(children: pd.DataFrame) -> np.ndarray:
             + "<Disabilities>" + dis_xml + "</Disabilities></ChildCharacteristics>")
 
 
-def cin_details_xml(ref: pd.DataFrame, cutoff: float) -> np.ndarray:
-    """``<CINdetails>`` text per referral, showing only what was known at ``cutoff``."""
+def cin_details_xml(ref: pd.DataFrame, cutoff: float, year_start: float = -np.inf) -> np.ndarray:
+    """``<CINdetails>`` text per referral, showing only what was known at ``cutoff``.
+
+    Modules that ended before the census year (``year_start``) are left out, as the census
+    asks (CIN rules 8696, 8715, 8930, 4013): an assessment authorised, a section 47 whose ICPC
+    was held (or, without an ICPC, that started), a CIN or CP plan that ended before it.
+    """
     def known(col):
         v = ref[col].to_numpy(float)
         return np.where(v <= cutoff, v, np.nan)
@@ -348,18 +371,23 @@ def cin_details_xml(ref: pd.DataFrame, cutoff: float) -> np.ndarray:
                        "<FactorsIdentifiedAtAssessment>" + pd.Series(factors).str.split(";").map(
                            lambda fs: "".join(f"<AssessmentFactors>{f}</AssessmentFactors>" for f in fs)).to_numpy(dtype=object)
                        + "</FactorsIdentifiedAtAssessment>", "")
+    a_start = np.where(a_auth < year_start, np.nan, a_start)
     assess = np.where(~np.isnan(a_start), "<Assessments><AssessmentActualStartDate>" + iso(a_start) + "</AssessmentActualStartDate>"
                       + _tag("AssessmentAuthorisationDate", iso(a_auth)) + fac_xml + "</Assessments>", "")
     c_start, c_end = known("cin_plan_start"), known("cin_plan_end")
+    c_start = np.where(c_end < year_start, np.nan, c_start)
     cinp = np.where(~np.isnan(c_start), "<CINPlanDates><CINPlanStartDate>" + iso(c_start) + "</CINPlanStartDate>"
                     + _tag("CINPlanEndDate", iso(c_end)) + "</CINPlanDates>", "")
     s_start, icpc = known("s47_start"), known("icpc_day")
+    s_start = np.where((icpc < year_start) | (np.isnan(icpc) & (s_start < year_start)), np.nan, s_start)
+    icpc = np.where(np.isnan(s_start), np.nan, icpc)
     target = np.where(np.isnan(s_start), np.nan, ref["icpc_target"].to_numpy(float))
     icpc_planned = ~np.isnan(ref["icpc_day"].to_numpy(float))
     s47 = np.where(~np.isnan(s_start), "<Section47><S47ActualStartDate>" + iso(s_start) + "</S47ActualStartDate>"
                    + _tag("InitialCPCtarget", iso(target)) + _tag("DateOfInitialCPC", iso(icpc))
-                   + "<ICPCnotRequired>" + np.where(icpc_planned, "false", "true").astype(object) + "</ICPCnotRequired></Section47>", "")
+                   + "<ICPCnotRequired>" + np.where(icpc_planned, "0", "1").astype(object) + "</ICPCnotRequired></Section47>", "")
     p_start, p_end = known("cpp_start"), known("cpp_end")
+    p_start = np.where(p_end < year_start, np.nan, p_start)
     n_prev = ref["n_previous_cpp"].to_numpy().astype(int)
     cpp = np.where(~np.isnan(p_start), "<ChildProtectionPlans><CPPstartDate>" + iso(p_start) + "</CPPstartDate>"
                    + _tag("CPPendDate", iso(p_end)) + "<InitialCategoryOfAbuse>" + ref["cat_initial"].to_numpy(dtype=object)
@@ -370,9 +398,63 @@ def cin_details_xml(ref: pd.DataFrame, cutoff: float) -> np.ndarray:
     return ("<CINdetails><CINreferralDate>" + iso(ref["referral_day"].to_numpy()) + "</CINreferralDate>"
             + "<ReferralSource>" + ref["source"].to_numpy(dtype=object) + "</ReferralSource>"
             + _tag("PrimaryNeedCode", need) + _tag("CINclosureDate", iso(closure)) + _tag("ReasonForClosure", reason)
-            + _tag("DateOfInitialCPC", iso(icpc)) + assess + cinp + s47
-            + "<ReferralNFA>" + np.where(ref["nfa"].to_numpy(), "true", "false").astype(object) + "</ReferralNFA>"
+            + assess + cinp + s47
+            + "<ReferralNFA>" + np.where(ref["nfa"].to_numpy(), "1", "0").astype(object) + "</ReferralNFA>"
             + cpp + "</CINdetails>")
+
+
+def _sex_in_year_form(openings: np.ndarray, year: int) -> np.ndarray:
+    """The openings' ``<GenderCurrent>`` (0/1/2/9) as the year's specification has it: unchanged
+    to 2023-24, ``<Sex>`` M/F/U from 2024-25 (``helpers.specs``)."""
+    if specs.cin_spec(year).sex_element == "GenderCurrent":
+        return openings
+    s = pd.Series(openings, dtype=object)
+    for old, new in specs.SEX_TO_ANALYSIS.items():
+        if old.isdigit():
+            s = s.str.replace(f"<GenderCurrent>{old}</GenderCurrent>", f"<Sex>{new}</Sex>", regex=False)
+    return s.to_numpy(dtype=object)
+
+
+def upn(serials: np.ndarray, la: str = "999") -> np.ndarray:
+    """Unique pupil numbers with a correct check letter: ``la`` (3 digits, the fictional
+    council's ``999``, which validator rule 1530 rightly rejects) + the 9-digit ``serials``.
+
+    Check letter (DfE UPN guide, CIN rule 1510): digits 2-13 weighted 2-13, sum mod 23, mapped
+    to ``ABCDEFGHJKLMNPQRTUVWXYZ``.
+    """
+    body = pd.Series(np.asarray(serials, dtype=np.int64)).map((la + "{:09d}").format).to_numpy(dtype=object)
+    if len(body) == 0:
+        return body
+    digits = np.frombuffer("".join(body).encode("ascii"), dtype=np.uint8).reshape(-1, 12).astype(np.int64) - 48
+    check = (digits * np.arange(2, 14)).sum(axis=1) % 23
+    letters = np.array(list("ABCDEFGHJKLMNPQRTUVWXYZ"), dtype=object)[check]
+    return letters + body
+
+
+def birthday(dob_days: np.ndarray, years: int) -> np.ndarray:
+    """Day number of each ``years``-th birthday (29 February births: 28 February); NaN stays NaN."""
+    dob = np.asarray(dob_days, dtype=float)
+    ok = ~np.isnan(dob)
+    out = np.full(len(dob), np.nan)
+    if ok.any():
+        d = np.asarray(dob[ok], dtype="int64").astype("datetime64[D]")
+        y = d.astype("datetime64[Y]").astype(int) + 1970
+        md = d - d.astype("datetime64[Y]")                       # day within the year
+        leap_day = (pd.DatetimeIndex(d).month == 2) & (pd.DatetimeIndex(d).day == 29)
+        target_year = (y + years - 1970).astype("datetime64[Y]").astype("datetime64[D]")
+        is_leap = lambda yy: ((yy % 4 == 0) & (yy % 100 != 0)) | (yy % 400 == 0)  # noqa: E731
+        # same month and day: day-of-year offset shifts by one between leap and common years after Feb
+        after_feb = pd.DatetimeIndex(d).month > 2
+        shift = np.where(after_feb, is_leap(y + years).astype(int) - is_leap(y).astype(int), 0)
+        res = target_year + md.astype(int) + shift
+        res = np.where(leap_day, res - 1 + is_leap(y + years).astype(int), res) if leap_day.any() else res
+        out[ok] = (np.asarray(res, dtype="datetime64[D]") - np.datetime64("1970-01-01", "D")).astype(float)
+    return out
+
+
+def eighteenth_birthday(dob_days: np.ndarray) -> np.ndarray:
+    """Day number of each 18th birthday (see :func:`birthday`)."""
+    return birthday(dob_days, 18)
 
 
 def write_cin_year(path, ref: pd.DataFrame, openings: np.ndarray, year: int, la_old_code: str,
@@ -382,13 +464,15 @@ def write_cin_year(path, ref: pd.DataFrame, openings: np.ndarray, year: int, la_
     ``ref`` holds the referrals of that year's file, already sorted by child and referral
     date (duplicates from faults included); ``openings`` the per-child opening text.
     """
-    details = cin_details_xml(ref, cutoff)
+    details = cin_details_xml(ref, cutoff, day(date(year - 1, 4, 1)))
     child = ref["child_idx"].to_numpy()
     first = np.ones(len(child), bool)
     first[1:] = child[1:] != child[:-1]
     last = np.ones(len(child), bool)
     last[:-1] = child[:-1] != child[1:]
-    body = np.where(first, openings[child], "") + details + np.where(last, "</Child>", "")
+    opening = np.full(len(child), "", dtype=object)
+    opening[first] = _sex_in_year_form(openings[child[first]], year)
+    body = opening + details + np.where(last, "</Child>", "")
     header = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Message><Header><CollectionDetails><Collection>CIN</Collection>"
               f"<Year>{year}</Year><ReferenceDate>{year}-03-31</ReferenceDate></CollectionDetails>"
               f"<Source><SourceLevel>L</SourceLevel><LEA>{la_old_code}</LEA><SoftwareCode>helpers.demo</SoftwareCode>"

@@ -124,7 +124,7 @@ def _identify_children(children: pd.DataFrame, rng: np.random.Generator) -> pd.D
     children["la_child_id"] = pd.Series(idx + 1).map("DM{:08d}".format).to_numpy() if n < 10**8 else pd.Series(idx + 1).map("DM{:010d}".format).to_numpy()
     age_first = (children["first_referral_day"].to_numpy() - children["dob"].to_numpy()) / 365.25
     has_upn = (age_first >= 4) & (rng.uniform(size=n) < 0.95)
-    upn = pd.Series(idx + 1).map("Z999{:09d}".format).to_numpy(dtype=object)
+    upn = cin_mod.upn(idx + 1)
     children["upn"] = np.where(has_upn, upn, "")
     children["upn_unknown"] = np.where(has_upn, "", "UN6")
     return children

@@ -28,9 +28,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import codes
-from .cin import dmy, day
+from .. import codes, specs
+from .cin import birthday, day, dmy, eighteenth_birthday, upn
 from .faults import pick_faults
+from .ssda903_tables import write_other_tables
 
 #: REASON_PLACE_CHANGE codes the generator draws from (a subset of codes.REASON_PLACE_CHANGE, same order as _RPC_P).
 REASON_PLACE_CHANGE = ("CARPL", "CLOSE", "ALLEG", "STAND", "APPRR", "CREQB", "CREQO", "CHILD", "LAREQ", "PLACE", "OTHER")
@@ -135,17 +136,19 @@ def simulate_903(geo, children: pd.DataFrame, referrals: pd.DataFrame, directory
         "dob": np.concatenate([ch["dob"].to_numpy(), new_dob]),
         "ethnicity": np.concatenate([ch["ethnicity"].to_numpy(), eth_new]),
         "upn": np.concatenate([np.where(ch["upn"].to_numpy() == "", "UN1", ch["upn"].to_numpy()),
-                               np.where(new_age >= 5, pd.Series(new_idx + 1).map("Z999{:09d}".format).to_numpy(), "UN1")]),
+                               np.where(new_age >= 5, upn(new_idx + 1), "UN1")]),
         "uasc": np.concatenate([np.zeros(len(in_child), bool), uasc_new]),
         "entry": np.concatenate([in_entry, new_entry]),
         "lsoa_idx": np.concatenate([ch["lsoa_idx"].to_numpy(), rng.choice(len(geo.lsoa), size=n_new,
                                     p=(geo.lsoa["demand"] / geo.lsoa["demand"].sum()).to_numpy())]),
     })
-    kids["duc"] = np.where(kids["uasc"], kids["dob"] + np.floor(18 * 365.25), np.nan)
+    kids["duc"] = np.where(kids["uasc"], eighteenth_birthday(kids["dob"].to_numpy()), np.nan)
+    # a UPN for the years in which a child without one is of school age (903 rule 209: no UN1 then)
+    kids["school_upn"] = upn(kids["child_idx"].to_numpy() + 1 + 500_000_000)
     n = len(kids)
     age = (kids["entry"].to_numpy() - kids["dob"].to_numpy()) / 365.25
     uasc = kids["uasc"].to_numpy()
-    to18 = kids["dob"].to_numpy() + np.floor(18 * 365.25)
+    to18 = eighteenth_birthday(kids["dob"].to_numpy())
     # ---- route and exit
     band = _band(age)
     routes = np.array(["adoption", "sgo", "home", "to18", "other"])
@@ -187,6 +190,10 @@ def simulate_903(geo, children: pd.DataFrame, referrals: pd.DataFrame, directory
     ev = [pd.DataFrame({"k": np.arange(n), "d": entry, "ls": start_ls, "place": True, "kind": "S"})]
     has_c2 = ~v2 & (c2_day < stop)
     ev.append(pd.DataFrame({"k": np.flatnonzero(has_c2), "d": c2_day[has_c2], "ls": "C2", "place": False, "kind": "L"}))
+    # an emergency protection order lasts at most 8 days (903 rule 362: never over 21): an interim
+    # care order follows a week after entry
+    epo = (start_ls == "L2") & (entry + 7 < stop) & (entry + 7 < c2_day)
+    ev.append(pd.DataFrame({"k": np.flatnonzero(epo), "d": entry[epo] + 7, "ls": "C1", "place": False, "kind": "L"}))
     has_e1 = (route == "adoption") & has_c2 & (e1_day < stop)
     ev.append(pd.DataFrame({"k": np.flatnonzero(has_e1), "d": e1_day[has_e1], "ls": "E1", "place": False, "kind": "L"}))
     # ---- placement moves
@@ -261,8 +268,12 @@ def simulate_903(geo, children: pd.DataFrame, referrals: pd.DataFrame, directory
         pl_post[m] = pcs[rng.integers(0, len(pcs), m.sum())]
     at_home = (cat == "parents") & (zone == "inside")
     pl_post[at_home] = home_post[seg_k[at_home]]
-    urn = np.where(np.isin(place_code, ["K1", "K2"]) | ((cat == "supported") & np.isin(provider, ["PR4", "PR5"])),
-                   pd.Series(rng.integers(100000, 999999, ns)).map("SC{:06d}".format).to_numpy(), "XXXXXXX")
+    # Ofsted URN: a registered children's home or supported accommodation provider's; "XXXXXXX"
+    # (agency not known) only for foster and adoption placements (903 rules 222, 242); else blank
+    urn = np.where(np.isin(place_code, ["K1", "K2", "S1", "R3"]) | (cat == "supported"),
+                   pd.Series(rng.integers(100000, 999999, ns)).map("SC{:06d}".format).to_numpy(),
+                   np.where(np.char.startswith(place_code.astype(str), "U") | np.char.startswith(place_code.astype(str), "A"),
+                            "XXXXXXX", ""))
     si = seg - 1
     episodes = pd.DataFrame({
         "k": k, "decom": merged["d"].to_numpy(), "rne": rne, "ls": ls,
@@ -274,7 +285,9 @@ def simulate_903(geo, children: pd.DataFrame, referrals: pd.DataFrame, directory
     episodes["rec"] = np.where(nxt_same, "X1", rec[k])
     episodes.loc[episodes["dec"].isna(), "rec"] = ""
     rpc = _pick(rng, REASON_PLACE_CHANGE, _RPC_P, len(episodes))
-    episodes["reason_place_change"] = np.where(np.isin(rne, ["P", "T"]), rpc, "")
+    # the reason is recorded on the episode that ends with the change of placement (903 rule 225)
+    next_rne = np.append(rne[1:], "")
+    episodes["reason_place_change"] = np.where(nxt_same & np.isin(next_rne, ["P", "T", "B", "U"]), rpc, "")
     need = np.where(uasc, "N8", _pick(rng, list(codes.CIN_CATEGORY_903), [0.64, 0.03, 0.03, 0.07, 0.13, 0.02, 0.005, 0.075], n))
     episodes["cin"] = need[k]
     episodes["home_post"] = home_post[k]
@@ -306,7 +319,8 @@ def _home_postcodes(kids: pd.DataFrame, directory: pd.DataFrame, rng) -> np.ndar
 
 
 def write_903(folder: Path, cla: dict, years: list[int], as_at: date, rng: np.random.Generator, rate: dict) -> dict:
-    """Write ``ssda903/<year>/{header,episodes,uasc,missing}.csv`` and inject 903 faults.
+    """Write ``ssda903/<year>/*.csv`` (every table of the year's specification: header, episodes,
+    UASC, missing and, via ``ssda903_tables``, the others) and inject 903 faults.
 
     Returns fault counts: ``{"totals": {...}, "ssda903/<year>/episodes.csv": {...}}``.
     """
@@ -341,6 +355,7 @@ def write_903(folder: Path, cla: dict, years: list[int], as_at: date, rng: np.ra
     out = {"totals": totals}
     kids = cla["kids"].set_index("child")
     missing = cla["missing"]
+    tables_seed = int(rng.integers(1 << 31))
     for y in years:
         s, e = bounds[y]
         d = folder / str(y)
@@ -348,34 +363,71 @@ def write_903(folder: Path, cla: dict, years: list[int], as_at: date, rng: np.ra
         m = member[y]
         rows = ep[m]
         place = rows["place_written"].to_numpy(dtype=object).copy()
+        decom_rows = rows["decom"].to_numpy()
+        if y == 2024:   # P2 is not valid for placements from 28 October 2023 (903 rule 217t)
+            place = np.where((place == "P2") & (decom_rows >= day(date(2023, 10, 28))), "H5", place)
         if y >= 2025:
             place = np.where(np.isin(place, ["H5", "P2"]), "K3", place)
+        if y >= 2026:
+            # Z1 was split into Z11-Z14 in 2025-26; their meanings are not confirmed here, so the
+            # demo writes every "other placement" as Z14 (the last of the four)
+            place = np.where(place == "Z1", "Z14", place)
         dec_shown = np.where(rows["dec"].to_numpy() <= e, rows["dec"].to_numpy(), np.nan)
+        provider_out = rows["place_provider"].to_numpy(dtype=object).copy()
+        # no provider for the other placements Z1 / Z11-Z14 (903 rules 178, 213)
+        provider_out = np.where(np.char.startswith(place.astype(str), "Z1"), "", provider_out)
+        urn_out = rows["urn"].to_numpy(dtype=object).copy()
+        # no URN for semi-independent (H5, to 2022-23) or independent living (P2) (903 rule 222)
+        no_urn = ["H5", "P2"] if y <= 2023 else ["P2"]
+        urn_out = np.where(np.isin(place, no_urn), "", urn_out)
         episodes = pd.DataFrame({
             "CHILD": rows["child"].to_numpy(), "DECOM": dmy(rows["decom"].to_numpy()), "RNE": rows["rne"].to_numpy(),
             "LS": rows["ls"].to_numpy(), "CIN": rows["cin"].to_numpy(), "PLACE": place,
-            "PLACE_PROVIDER": rows["place_provider"].to_numpy(), "DEC": dmy(dec_shown),
+            "PLACE_PROVIDER": provider_out, "DEC": dmy(dec_shown),
             "REC": np.where(np.isnan(dec_shown), "", rows["rec"].to_numpy()),
             "REASON_PLACE_CHANGE": rows["reason_place_change"].to_numpy(), "HOME_POST": rows["home_post"].to_numpy(),
-            "PL_POST": rows["pl_post"].to_numpy(), "URN": rows["urn"].to_numpy()})
+            "PL_POST": rows["pl_post"].to_numpy(), "URN": urn_out})
         episodes.to_csv(d / "episodes.csv", index=False, lineterminator="\n")
         out[f"ssda903/{y}/episodes.csv"] = {
             "rows": int(len(rows)), "overlapping_episode": int(f_overlap[m].sum()), "unknown_place": int(f_place[m].sum()),
             "unknown_provider": int(f_prov[m].sum()), "dec_before_decom": int(f_dec[m].sum())}
-        ids = pd.unique(rows["child"])
+        leavers = write_other_tables(d, y, ep, kids, s, e, tables_seed)
+        looked_after = pd.unique(rows["child"])
+        # the header lists the children looked after in the year and the OC3 care leavers
+        ids = np.concatenate([looked_after, leavers[~np.isin(leavers, looked_after)]])
         kk = kids.loc[ids]
         dob = kk["dob"].to_numpy()
-        age_ye = (e - dob) / 365.25
-        mother = np.where(kk["sex"].to_numpy() == "2", np.where(age_ye >= 12, "0", ""), "")
-        header = pd.DataFrame({"CHILD": ids, "SEX": kk["sex"].to_numpy(), "DOB": dmy(dob), "ETHNIC": kk["ethnicity"].to_numpy(),
-                               "UPN": kk["upn"].to_numpy(), "MOTHER": mother, "MC_DOB": ""})
+        # every girl looked after (903 rule 393); not for care leavers not looked after in the year
+        mother = np.where((kk["sex"].to_numpy() == "2") & np.isin(ids, looked_after), "0", "")
+        sex_out = _sex_in_year_form(kk["sex"].to_numpy(), y)
+        header = pd.DataFrame({"CHILD": ids, "SEX": sex_out, "DOB": dmy(dob), "ETHNIC": kk["ethnicity"].to_numpy(),
+                               "UPN": _upn_in_year(kk, y), "MOTHER": mother, "MC_DOB": ""})
         header.to_csv(d / "header.csv", index=False, lineterminator="\n")
-        ku = kk[kk["uasc"].to_numpy()]
-        pd.DataFrame({"CHILD": ku.index.to_numpy(), "SEX": ku["sex"].to_numpy(), "DOB": dmy(ku["dob"].to_numpy()),
+        # UASC status of the children looked after in the year, unless it ceased before the year (rule 104)
+        ku = kk[kk["uasc"].to_numpy() & np.isin(ids, looked_after) & ~(kk["duc"].to_numpy() < s)]
+        pd.DataFrame({"CHILD": ku.index.to_numpy(), "SEX": _sex_in_year_form(ku["sex"].to_numpy(), y), "DOB": dmy(ku["dob"].to_numpy()),
                       "DUC": dmy(ku["duc"].to_numpy())}).to_csv(d / "uasc.csv", index=False, lineterminator="\n")
         mm = missing[(missing["mis_start"] >= s) & (missing["mis_start"] <= e)]
-        pd.DataFrame({"CHILD": mm["child"].to_numpy(), "MISSING": mm["missing"].to_numpy(),
+        pd.DataFrame({"CHILD": mm["child"].to_numpy(), "DOB": dmy(kids.loc[mm["child"].to_numpy(), "dob"].to_numpy()),
+                      "MISSING": mm["missing"].to_numpy(),
                       "MIS_START": dmy(mm["mis_start"].to_numpy()),
                       "MIS_END": dmy(np.where(mm["mis_end"].to_numpy() <= e, mm["mis_end"].to_numpy(), np.nan))}).to_csv(
             d / "missing.csv", index=False, lineterminator="\n")
     return out
+
+
+def _sex_in_year_form(sex: np.ndarray, year: int) -> np.ndarray:
+    """SEX codes (1/2) as the year's specification has them: 1/2 to 2023-24, M/F from 2024-25."""
+    if year < specs.SEX_MFU_FROM:
+        return sex
+    return np.array([specs.SEX_TO_ANALYSIS.get(v, v) for v in sex], dtype=object)
+
+
+def _upn_in_year(kk: pd.DataFrame, year: int) -> np.ndarray:
+    """UPN as written in ``year``'s header: UN1 (not yet of school age) only for a child under
+    school age on 31 August before the collection year began (903 rule 209); older children
+    without a UPN from the CIN records get one."""
+    ref = day(date(year - 2, 8, 31))
+    school_age = birthday(kk["dob"].to_numpy(), 4) <= ref
+    u = kk["upn"].to_numpy(dtype=object)
+    return np.where((u == "UN1") & school_age, kk["school_upn"].to_numpy(dtype=object), u)

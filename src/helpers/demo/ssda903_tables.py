@@ -1,0 +1,124 @@
+"""The SSDA903 tables beyond header, episodes, UASC and missing, for one collection year.
+
+Reviews, OC2 (outcomes of children looked after 12 months), OC3 (care leavers), AD1
+(adoptions), placed for adoption, previous permanence and, from 2023-24, social worker
+episodes: each written in the year's columns (``helpers.specs.ssda903_tables``) so that no
+validator rule is skipped for want of a table. Values are plausible, not modelled: the
+analyses read only reviews and OC3. Random draws use their own generator (seeded per year),
+so adding these tables changes nothing else in the demo.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import specs
+from .cin import birthday, day, dmy
+
+
+def _csv(path: Path, table: str, year: int, frame: pd.DataFrame) -> None:
+    cols = list(specs.ssda903_tables(year)[table].columns)
+    frame.reindex(columns=cols).fillna("").to_csv(path, index=False, lineterminator="\n")
+
+
+def write_other_tables(d: Path, year: int, ep: pd.DataFrame, kids: pd.DataFrame, start: float, end: float,
+                       seed: int) -> np.ndarray:
+    """Write the other tables of ``year`` into folder ``d``.
+
+    ``ep``: every episode (``child, decom, dec, rec, rne, ls, place``; day numbers), ``kids``:
+    looked-after children indexed by ``child`` (``dob, entry``), ``start``/``end``: the year's
+    first and last day (day numbers; ``end`` is the extract date in the current part-year).
+    Returns the OC3 care leavers' ids (they belong in the year's header too).
+    """
+    rng = np.random.default_rng([seed, year, 903])
+    ye = day(date(year, 3, 31))
+    in_year = ep[(ep["decom"] <= end) & (ep["dec"].isna() | (ep["dec"] >= start))]
+    ids = pd.unique(in_year["child"])
+    k = kids.loc[ids]
+    dob = k["dob"].to_numpy(float)
+    # period of care: from the child's entry to the end of their last episode (or open)
+    last = ep.sort_values(["child", "decom"]).groupby("child").tail(1).set_index("child")
+    leave = last.loc[ids, "dec"].to_numpy(float)
+    leave = np.where(last.loc[ids, "rec"].to_numpy() == "X1", np.nan, leave)
+    entry = k["entry"].to_numpy(float)
+
+    # ---- reviews: 20 working days (28 days) after entry, 3 months after that, then every 6 months
+    offsets = np.concatenate([[28, 28 + 91], 28 + 91 + 182 * np.arange(1, 40)])
+    rev_day = entry[:, None] + offsets[None, :]
+    stop = np.where(np.isnan(leave), end, np.minimum(leave, end))
+    ok = (rev_day >= start) & (rev_day <= stop[:, None])
+    ci, oi = np.nonzero(ok)
+    rday = rev_day[ci, oi]
+    age = (rday - dob[ci]) / 365.25
+    code = np.where(age < 4, "PN0", np.array(["PN1", "PN2", "PN3", "PN4", "PN5", "PN6", "PN7"], dtype=object)[
+        rng.choice(7, size=len(ci), p=[0.55, 0.15, 0.12, 0.08, 0.05, 0.03, 0.02])])
+    _csv(d / "reviews.csv", "reviews", year, pd.DataFrame({
+        "CHILD": ids[ci], "DOB": dmy(dob[ci]), "REVIEW": dmy(rday), "REVIEW_CODE": code}))
+
+    # ---- OC2: looked after continuously for 12 months at 31 March
+    # (in the current part-year: those who will have 12 months at 31 March if still looked after)
+    oc2 = (entry <= ye - 365) & (np.isnan(leave) | (leave > ye))
+    age_ye = (ye - dob) / 365.25
+    n = int(oc2.sum())
+    sdq_age = (age_ye[oc2] >= 4) & (age_ye[oc2] < 18)          # SDQ for ages 4 to 17 (rules 197B)
+    _csv(d / "oc2.csv", "oc2", year, pd.DataFrame({
+        "CHILD": ids[oc2], "DOB": dmy(dob[oc2]),
+        "SDQ_SCORE": np.where(sdq_age, rng.integers(0, 41, n).astype(str), ""),
+        "SDQ_REASON": "",
+        "CONVICTED": np.where(age_ye[oc2] >= 10, "0", ""),
+        "HEALTH_CHECK": np.where(age_ye[oc2] < 5, "1", ""),     # under-5s only (rule 546)
+        "IMMUNISATIONS": "1", "TEETH_CHECK": "1", "HEALTH_ASSESSMENT": "1", "SUBSTANCE_MISUSE": "0",
+        "INTERVENTION_RECEIVED": "", "INTERVENTION_OFFERED": ""}))
+
+    # ---- OC3: care leavers whose 17th to 21st birthday falls in the year, who left care at 16+
+    all_ids = last.index.to_numpy()
+    all_dob = kids.loc[all_ids, "dob"].to_numpy(float)
+    all_leave = np.where(last["rec"].to_numpy() == "X1", np.nan, last["dec"].to_numpy(float))
+    left16 = ~np.isnan(all_leave) & (all_leave < start) & ((all_leave - all_dob) / 365.25 >= 16)
+    bdays = np.stack([birthday(all_dob, a) for a in (17, 18, 19, 20, 21)], axis=1)
+    bday_in = ((bdays >= start) & (bdays <= min(end, ye))).any(axis=1)
+    oc3 = left16 & bday_in
+    n3 = int(oc3.sum())
+    _csv(d / "oc3.csv", "oc3", year, pd.DataFrame({
+        "CHILD": all_ids[oc3], "DOB": dmy(all_dob[oc3]), "IN_TOUCH": "YES",
+        "ACTIV": np.array(["F2", "P2", "F1", "G4", "G6"], dtype=object)[rng.choice(5, size=n3, p=[0.35, 0.1, 0.15, 0.3, 0.1])],
+        "ACCOM": np.array(["S2", "V2", "K2", "U2"], dtype=object)[rng.choice(4, size=n3, p=[0.3, 0.3, 0.2, 0.2])]}))
+
+    # ---- adoptions in the year (AD1) and placements for adoption
+    adopted = last.loc[ids, "rec"].isin(["E11", "E12"]).to_numpy() & (leave >= start) & (leave <= end)
+    placed = in_year[in_year["place"].isin(["A3", "A4", "A5", "A6"])].groupby("child")["decom"].min()
+    a_ids = ids[adopted]
+    date_placed = placed.reindex(a_ids).to_numpy(float)
+    date_int = np.where(np.isnan(date_placed), leave[adopted] - 200, date_placed - 60)
+    with_carers = in_year[in_year["place"].isin(["A3", "A5"])]["child"].unique()   # adopted by foster carers
+    _csv(d / "ad1.csv", "ad1", year, pd.DataFrame({
+        "CHILD": a_ids, "DOB": dmy(dob[adopted]), "DATE_INT": dmy(date_int), "DATE_MATCH": dmy(date_int + 45),
+        "FOSTER_CARE": np.where(np.isin(a_ids, with_carers), "1", "0"), "NB_ADOPTR": "2", "SEX_ADOPTR": "MF",
+        "LS_ADOPTR": "L11"}))
+    # decision that the child should be placed for adoption: before the placement order (E1) and
+    # before the placement (rules 553, 554)
+    e1 = in_year[in_year["ls"] == "E1"].groupby("child")["decom"].min()
+    decided = pd.concat([e1, placed], axis=1).min(axis=1)
+    p_ids = decided.index.to_numpy()
+    _csv(d / "placed_for_adoption.csv", "placed_for_adoption", year, pd.DataFrame({
+        "CHILD": p_ids, "DOB": dmy(kids.loc[p_ids, "dob"].to_numpy(float)), "DATE_PLACED": dmy(decided.to_numpy(float) - 60),
+        "DATE_PLACED_CEASED": "", "REASON_PLACED_CEASED": ""}))
+
+    # ---- previous permanence: every child starting to be looked after in the year
+    starts = (entry >= start) & (entry <= end)
+    _csv(d / "previous_permanence.csv", "previous_permanence", year, pd.DataFrame({
+        "CHILD": ids[starts], "DOB": dmy(dob[starts]), "PREV_PERM": "Z1", "LA_PERM": "", "DATE_PERM": ""}))
+
+    # ---- social worker episodes (from 2023-24): one worker per period of care in the year
+    if "sw_episodes" in specs.ssda903_tables(year):
+        sw_start = np.maximum(entry, start)
+        sw_end = np.where(np.isnan(leave) | (leave > end), np.nan, leave)
+        _csv(d / "sw_episodes.csv", "sw_episodes", year, pd.DataFrame({
+            "CHILD": ids, "DOB": dmy(dob), "SW_ID": pd.Series(rng.integers(1, 400, len(ids))).map("SW{:04d}".format),
+            "SW_DECOM": dmy(sw_start), "SW_DEC": dmy(sw_end),
+            "SW_REASON": "OTHERS"}))
+    return all_ids[oc3]
