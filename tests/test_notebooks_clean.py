@@ -46,3 +46,21 @@ def test_no_personal_paths_or_run_magic(path):
     text = path.read_text(encoding="utf-8")
     for bad in ("%run", "/home/", "C:\\\\Users", "/Users/"):
         assert bad not in text, f"{path.name}: contains {bad!r}"
+
+
+TRACKED_NOTEBOOKS = NOTEBOOKS + sorted((REPO_ROOT / "tests" / "fixtures" / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", TRACKED_NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_in_the_form_the_strip_filter_writes(path):
+    """The set-up installs nbstripout as git's clean filter; a notebook not already in the form it writes
+    shows as modified in a fresh clone although nobody changed it (e.g. cell ids renumbered)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("nbstripout")
+    stripped = subprocess.run([sys.executable, "-m", "nbstripout", "-t", str(path)],
+                              capture_output=True, text=True, check=True).stdout
+    assert stripped == path.read_text(encoding="utf-8"), (
+        f"{path.name}: differs from nbstripout's output; run `.venv/bin/nbstripout {path.relative_to(REPO_ROOT)}` "
+        "(or `git add --renormalize .`) and commit")

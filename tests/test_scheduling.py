@@ -26,6 +26,16 @@ def test_run_reference_from_an_unmatched_table_makes_every_later_report_wait():
                                                      "placement_sufficiency": {"locality_sizing"}}
 
 
+def test_savings_summary_waits_for_the_reports_it_summarises_without_any_config():
+    reports = ["savings_summary", "locality_sizing", "placement_sufficiency"]   # listed first on purpose
+    assert scheduling.dependencies({"publish": {}}, reports) == {
+        "savings_summary": {"locality_sizing", "placement_sufficiency"}, "locality_sizing": set(),
+        "placement_sufficiency": set()}
+    # only the reports in the run are waited for
+    assert scheduling.dependencies({"publish": {}}, ["placement_sufficiency", "savings_summary"]) == {
+        "placement_sufficiency": set(), "savings_summary": {"placement_sufficiency"}}
+
+
 def test_explicit_after_replaces_inference_and_ignores_reports_not_in_the_run():
     cfg = {"publish": {"after": {"re_referrals": [], "placement_sufficiency": ["locality_sizing", "elsewhere"]}},
            "rereferrals": {"locality_map": "run:locality_sizing/tables/ward_to_locality.csv"}}

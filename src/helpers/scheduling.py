@@ -78,9 +78,17 @@ def _run_references(table: Any, path: tuple[str, ...] = ()):
             yield path[0], target
 
 
+#: Reports whose notebooks read other reports' tables from the same run by design (not through a
+#: ``run:`` config value): they wait for those reports whenever both are in the run.
+BUILT_IN_AFTER = {"savings_summary": ("locality_sizing", "placement_sufficiency")}
+
+
 def dependencies(cfg: dict[str, Any], reports: list[str]) -> dict[str, set[str]]:
     """Which reports must finish before each report starts (see the module docstring)."""
     after: dict[str, set[str]] = {r: set() for r in reports}
+    for report, needs in BUILT_IN_AFTER.items():
+        if report in after:
+            after[report] |= {n for n in needs if n in after}
     explicit = cfg.get("publish", {}).get("after")
     if isinstance(explicit, dict):
         for report, needs in explicit.items():
