@@ -172,7 +172,9 @@ def read_iod_2025(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
         if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
             got = _workbook_frames(p)
         else:
-            raw = pd.read_csv(p, dtype=str, encoding="utf-8-sig")
+            from helpers.input_checks import read_reference_csv   # clear errors for Latin-1 or a workbook saved as .csv
+
+            raw = read_reference_csv(p, "IoD2025 File 7 (CSV) as published", dtype=str)
             raw.columns = [str(c).strip() for c in raw.columns]
             vintage = detect_vintage(raw.columns)
             if vintage == 2011:
