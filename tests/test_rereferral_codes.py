@@ -26,6 +26,12 @@ def _groups(codes: np.ndarray) -> list[list[int]]:
     (["DM00000094", "DM00000095", "DM00000094", "", "DM0000009"], [[0, 2], [1], [3], [4]]),
     # 25 characters (four words), differing only in the last character
     (["x" * 24 + "a", "x" * 24 + "b", "x" * 24 + "a"], [[0, 2], [1]]),
+    # non-ASCII: "Zoë" (4 bytes of UTF-8) is not "Zoe"; rows 0 and 2 are one child
+    (["Zoë", "Zoe", "Zoë"], [[0, 2], [1]]),
+    # the same 8-byte first word, different lengths and second words
+    (["ABCDEFGH", "ABCDEFGHI", "ABCDEFGH", "ABCDEFGHJ"], [[0, 2], [1], [3]]),
+    # one character each, the same length (the fixed-width block), the last row a child of its own
+    (["b", "a", "b", "a", "c"], [[0, 2], [1, 3], [4]]),
 ])
 def test_text_codes_group_exactly_like_factorize(ids, expected):
     values = np.array(ids, dtype=object)
@@ -36,11 +42,19 @@ def test_text_codes_group_exactly_like_factorize(ids, expected):
     assert _groups(pd.factorize(values)[0]) == expected
 
 
+def test_text_codes_decline_identifiers_holding_the_separator():
+    # NUL separates identifiers in the joined buffer, so an identifier holding one is left to
+    # the fallback (XML cannot hold NUL; pd.factorize itself puts "A" and "A\0" together).
+    assert rr._codes_from_text_bytes(np.array(["A", "A\0", "A"], dtype=object)) is None
+    assert rr._codes_from_text_bytes(np.array(["A", "B", "\0"], dtype=object)) is None
+
+
 @pytest.mark.parametrize("ids", [
     ["A1", None, "A1"],            # missing: factorize's -1 must be kept
     ["A1", np.nan, "A1"],
     ["A1", 5, "5"],                # a number is not the text "5"
-    ["Zoë", "Zoe", "Zoë"],         # non-ASCII
+    [b"A1", "A1", b"A1"],          # bytes are not text
+    ["A\ud800", "A"],              # a lone surrogate cannot be encoded as UTF-8
     ["y" * 40, "y" * 40],          # longer than 32 bytes
 ])
 def test_text_codes_decline_what_factorize_must_handle(ids):

@@ -225,7 +225,7 @@ def _child_codes(child_id: pd.Series) -> tuple[np.ndarray, int]:
 
     Fast paths, fastest first: a categorical ``child_id`` (its codes, no hashing: readers
     should supply categorical identifiers at national scale); identifiers already sorted
-    (the order of the CIN census and flat exports; one comparison of neighbours); ASCII text
+    (the order of the CIN census and flat exports; one comparison of neighbours); text
     identifiers in any order (:func:`_codes_from_text_bytes`: integer words, no string
     hashing); otherwise ``pd.factorize``. Only which rows share a child matters, never the
     code values."""
@@ -249,40 +249,64 @@ _WORD = 8
 _MAX_WORDS = 4
 
 
+_SEPARATOR = "\x00"
+
+
 def _codes_from_text_bytes(values: np.ndarray) -> tuple[np.ndarray, int] | None:
-    """Integer codes for ASCII text identifiers in any order without hashing Python strings.
+    """Integer codes for text identifiers in any order without hashing Python strings.
 
     Hashing millions of string objects in shuffled order (``pd.factorize``) is slow because
-    every lookup follows a pointer to a string somewhere else in memory. Instead the text is
-    copied once into fixed-width bytes (``astype("S")``, ASCII only), cut into 8-byte words
-    read as unsigned integers, and the words are numbered one at a time with integer
-    factorization; a pair (codes so far, next word) is combined into one integer exactly.
-    Equal identifiers give equal codes and different identifiers different codes (each word
-    is numbered exactly, no hash collisions). Returns None (the caller factorizes) when the
-    identifiers are not all text, any is missing or non-ASCII, or any is longer than 32
-    bytes. (Fixed-width bytes cannot tell a trailing NUL character from padding: "A\\0"
-    and "A" get one code. No reader produces NUL characters: XML forbids them.)
+    every lookup follows a pointer to a string somewhere else in memory and hashes it in
+    Python's object layer. Instead the identifiers are joined once into one UTF-8 buffer
+    (``str.join``: one visit to each string, a memory copy, no per-string Python call),
+    split again at the separators with numpy, laid out in a fixed-width block cut into
+    8-byte words read as unsigned integers, and the words are numbered one at a time with
+    integer factorization; a pair (codes so far, next word) is combined into one integer
+    exactly. When identifiers differ in length, the length is one more "word", so "A" and
+    "A\\0" differ. Equal identifiers give equal codes and different identifiers different
+    codes (UTF-8 is one-to-one; each word is numbered exactly, no hash collisions).
+
+    Returns None (the caller factorizes) when any identifier is not ``str`` (missing values,
+    bytes, numbers: ``pd.factorize``'s exact semantics are kept), cannot be encoded as
+    UTF-8, contains the separator (NUL, which XML cannot hold) or is longer than 32 bytes.
     """
     n = len(values)
     if n < 2 or values.dtype != object:
         return None
-    if pd.api.types.infer_dtype(values, skipna=False) != "string":
-        return None  # missing identifiers or other types: keep pd.factorize's exact semantics
     try:
-        raw = values.astype("S")
-    except (UnicodeEncodeError, ValueError, TypeError):
+        data = _SEPARATOR.join(values.tolist()).encode("utf-8")  # TypeError: not all str
+    except (TypeError, UnicodeError):
         return None
-    width = raw.dtype.itemsize
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buf == 0)  # the n - 1 separators, unless an identifier holds one
+    if len(ends) != n - 1:
+        return None
+    starts = np.empty(n, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = ends + 1
+    lengths = np.empty(n, dtype=np.int64)
+    lengths[:-1] = ends - starts[:-1]
+    lengths[-1] = len(buf) - starts[-1]
+    width = int(lengths.max())
     n_words = -(-width // _WORD)
     if width == 0 or n_words > _MAX_WORDS:
         return None
     padded = np.zeros((n, n_words * _WORD), dtype=np.uint8)
-    padded[:, :width] = raw.view(np.uint8).reshape(n, width)
+    fixed = int(lengths.min()) == width
+    if fixed:  # every identifier the same length: rows of width + 1 bytes (the last a separator)
+        block = np.empty(n * (width + 1), dtype=np.uint8)
+        block[:-1] = buf
+        padded[:, :width] = block.reshape(n, width + 1)[:, :width]
+    else:
+        for j in range(width):
+            has = lengths > j
+            padded[has, j] = buf[starts[has] + j]
     words = padded.view(np.uint64)  # shape (n, n_words); only equality matters, not text order
-    first_code, first_uniques = pd.factorize(words[:, 0], sort=False)
+    columns = [words[:, j] for j in range(n_words)] + ([] if fixed else [lengths])
+    first_code, first_uniques = pd.factorize(columns[0], sort=False)
     code, bound = first_code.astype(np.int64), len(first_uniques)
-    for j in range(1, n_words):
-        word_code, word_uniques = pd.factorize(words[:, j], sort=False)
+    for column in columns[1:]:
+        word_code, word_uniques = pd.factorize(column, sort=False)
         k = len(word_uniques)
         if bound * k >= (1 << 62) // int(_KEY_BASE):
             code, uniques = pd.factorize(code, sort=False)
@@ -406,9 +430,9 @@ def flag_rereferrals(
         adds it by default.
 
     Performance: rows may come in any order. Sorted or categorical ``child_id`` needs no
-    hashing at all; ASCII text identifiers in any other order are numbered from their bytes
-    (:func:`_codes_from_text_bytes`); only other identifiers (non-ASCII, missing, mixed
-    types, longer than 32 characters) fall back to hashing with ``pd.factorize``.
+    hashing at all; text identifiers in any other order are numbered from their UTF-8 bytes
+    (:func:`_codes_from_text_bytes`); only other identifiers (missing, bytes, mixed types,
+    longer than 32 bytes) fall back to hashing with ``pd.factorize``.
 
     Output
     ------
