@@ -623,6 +623,7 @@ def main(argv=None) -> None:
                    help="CIN read: from this scale on, read only the latest complete year's file")
     p.add_argument("--run-index", type=int, default=0)
     p.add_argument("--config", default="", help="publish: config file (default data/bench/publish_demo.toml)")
+    p.add_argument("--notebooks", type=int, default=3, help="papermill_bare: how many trivial notebooks")
     p.add_argument("--cache", default="cold", choices=["cold", "warm", "off"], help="publish: input cache state")
     a = p.parse_args(argv)
     s = a.scale
@@ -661,7 +662,7 @@ def main(argv=None) -> None:
     elif a.step == "publish":
         step_publish(a.run_index, a.config, a.cache)
     elif a.step == "papermill_bare":
-        step_papermill_bare()
+        step_papermill_bare(a.notebooks)
     elif a.step == "prepare_publish_national":
         t0 = time.perf_counter()
         info = prepare_publish_national(s)
