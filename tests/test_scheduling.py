@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +110,59 @@ def test_failure_is_raised_and_later_reports_not_started():
         scheduling.run_scheduled(REPORTS, start, finish, plan, lines.append, available=lambda: None)
     assert [n for k, n, _ in events if k == "start"] == ["locality_sizing"]
     assert "  re_referrals: not run (another report failed)" in lines
+
+
+def test_early_files_come_from_run_references_only():
+    cfg = {"publish": {}, "rereferrals": {"locality_map": "run:locality_sizing/tables/block_to_locality.csv"}}
+    after = scheduling.dependencies(cfg, REPORTS)
+    assert scheduling.early_files(cfg, REPORTS, after) == {
+        "re_referrals": {"locality_sizing": {"tables/block_to_locality.csv"}}}
+    # an explicit wait means "until it finishes": no early start
+    cfg_after = {**cfg, "publish": {"after": {"re_referrals": ["locality_sizing"]}}}
+    assert scheduling.early_files(cfg_after, REPORTS, scheduling.dependencies(cfg_after, REPORTS)) == {}
+    # a reference naming no file, or leaving the report's folder, waits for the whole report
+    for value in ("run:locality_sizing", "run:locality_sizing/../x.csv"):
+        cfg_whole = {"publish": {}, "rereferrals": {"locality_map": value}}
+        assert scheduling.early_files(cfg_whole, REPORTS, scheduling.dependencies(cfg_whole, REPORTS)) == {}
+    plan = scheduling.plan_run(cfg, REPORTS, Path("/nonexistent"))
+    assert "re_referrals after locality_sizing (tables/block_to_locality.csv)" in plan.describe()
+
+
+def test_waiting_report_starts_once_the_file_it_reads_is_written(tmp_path):
+    # locality writes its table 0.1 s in and runs 0.6 s in all; re_referrals (reads the table)
+    # starts as soon as the table exists (and a worker is free), before locality ends.
+    events: list[tuple[str, str, float]] = []
+    lock = threading.Lock()
+    durations = {"locality_sizing": 0.6, "re_referrals": 0.05, "placement_sufficiency": 0.05}
+
+    def start(name):
+        with lock:
+            events.append(("start", name, time.perf_counter()))
+        if name == "locality_sizing":
+            time.sleep(0.1)
+            (tmp_path / name / "tables").mkdir(parents=True)
+            (tmp_path / name / "tables" / "block_to_locality.csv").write_text("block_code,locality\n")
+            time.sleep(durations[name] - 0.1)
+        else:
+            time.sleep(durations[name])
+        with lock:
+            events.append(("end", name, time.perf_counter()))
+        return {}
+
+    plan = scheduling.Plan(workers=2, after={"locality_sizing": set(), "re_referrals": {"locality_sizing"},
+                                             "placement_sufficiency": set()},
+                           memory_mb={r: 1.0 for r in REPORTS},
+                           early={"re_referrals": {"locality_sizing": {"tables/block_to_locality.csv"}}})
+    lines: list[str] = []
+    scheduling.run_scheduled(REPORTS, start, lambda n, o: [f"  {n}: done"], plan, lines.append,
+                             available=lambda: 1e9, output_of=lambda name: tmp_path / name)
+    at = {(kind, name): t for kind, name, t in events}
+    assert at[("start", "re_referrals")] < at[("end", "locality_sizing")]     # started early
+    assert [line for line in lines if line.endswith(": done")] == [f"  {r}: done" for r in REPORTS]
+    # without output_of (or without the file) the same plan waits for the whole report
+    events.clear()
+    (tmp_path / "locality_sizing" / "tables" / "block_to_locality.csv").unlink()
+    (tmp_path / "locality_sizing" / "tables").rmdir()
+    scheduling.run_scheduled(REPORTS, start, lambda n, o: [], plan, lambda _: None, available=lambda: 1e9)
+    at = {(kind, name): t for kind, name, t in events}
+    assert at[("start", "re_referrals")] >= at[("end", "locality_sizing")]

@@ -900,7 +900,7 @@ def publish(
                                            child_env, work / f"{name}.log")
 
         plan = scheduling.plan_run(cfg, reports, out)
-        scheduling.run_scheduled(reports, start, finish, plan, log)
+        scheduling.run_scheduled(reports, start, finish, plan, log, output_of=lambda name: staged / name)
         results = {name: results[name] for name in reports}  # manifest in [publish] order
 
         found, guard_seconds = found_future.result()

@@ -19,6 +19,7 @@ case-management system reach published files. Two kinds of harm are possible:
 from __future__ import annotations
 
 import html
+import os
 import re
 from pathlib import Path
 
@@ -72,10 +73,24 @@ def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(df: pd.DataFrame, path: str | Path, **kwargs) -> None:
-    """Write a published CSV: UTF-8, no index, every text cell neutralised against formulas."""
+    """Write a published CSV: UTF-8, no index, every text cell neutralised against formulas.
+
+    A file path is written whole or not at all (a temporary file beside it, then renamed), so
+    a report running at the same time never reads half a table (see helpers.scheduling)."""
     kwargs.setdefault("index", False)
     kwargs.setdefault("encoding", "utf-8")
-    neutralise_frame(df).to_csv(path, **kwargs)
+    safe = neutralise_frame(df)
+    if not isinstance(path, (str, os.PathLike)):
+        safe.to_csv(path, **kwargs)  # an open file or buffer: written as given
+        return
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        safe.to_csv(tmp, **kwargs)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def unsafe_cells(df: pd.DataFrame) -> list[tuple[int, str, str]]:

@@ -16,7 +16,11 @@ Without ``after``, dependencies are inferred from ``run:REPORT/...`` inputs (tab
 earlier in the same run, see :func:`helpers.config.resolve_input`): a ``run:X/...`` value in
 config table ``T`` makes the report named like ``T`` (ignoring ``_``, ``-`` and case, e.g.
 ``[rereferrals]`` -> ``re_referrals``) wait for ``X``; when no report is named like ``T``,
-every report listed after ``X`` waits for it.
+every report listed after ``X`` waits for it. Such a wait ends as soon as ``X`` has written
+every file the waiting report reads from it (``X/tables/NAME.csv``: tables are written whole,
+by renaming, see :func:`helpers.safe_output.write_csv`), not only when ``X`` finishes, so a
+report that needs one early table of another can start while that one is still running.
+Waits given in ``after`` (and the built-in ones) last until the report finishes.
 
 Memory: a notebook starts only while the memory the operating system reports as available
 (``MemAvailable``, Linux) covers its own need plus the need of every notebook still running.
@@ -52,9 +56,16 @@ class Plan:
     workers: int
     after: dict[str, set[str]] = field(default_factory=dict)
     memory_mb: dict[str, float] = field(default_factory=dict)
+    #: report -> {report it waits for: files (relative to that report's output folder) whose
+    #: existence ends the wait early}; see the module docstring
+    early: dict[str, dict[str, set[str]]] = field(default_factory=dict)
 
     def describe(self) -> str:
-        deps = "; ".join(f"{r} after {', '.join(sorted(d))}" for r, d in self.after.items() if d)
+        def waits(r: str, d: str) -> str:
+            files = sorted(self.early.get(r, {}).get(d, ()))
+            return f"{d} ({', '.join(files)})" if files else d
+
+        deps = "; ".join(f"{r} after {', '.join(waits(r, x) for x in sorted(d))}" for r, d in self.after.items() if d)
         return f"up to {self.workers} notebook(s) at a time" + (f" ({deps})" if deps else "")
 
 
@@ -63,7 +74,8 @@ def _norm(name: str) -> str:
 
 
 def _run_references(table: Any, path: tuple[str, ...] = ()):
-    """(top-level table, referenced report) for every ``run:REPORT/...`` string in the config."""
+    """(top-level table, referenced report, file path inside it) for every ``run:REPORT/...``
+    string in the config."""
     if isinstance(table, dict):
         for key, value in table.items():
             if isinstance(key, str) and key.startswith("_"):
@@ -73,9 +85,9 @@ def _run_references(table: Any, path: tuple[str, ...] = ()):
         for value in table:
             yield from _run_references(value, path)
     elif isinstance(table, str) and table.startswith("run:"):
-        target = table[len("run:"):].split("/", 1)[0]
+        target, _, rest = table[len("run:"):].partition("/")
         if path and target:
-            yield path[0], target
+            yield path[0], target, rest
 
 
 #: Reports whose notebooks read other reports' tables from the same run by design (not through a
@@ -94,7 +106,7 @@ def dependencies(cfg: dict[str, Any], reports: list[str]) -> dict[str, set[str]]
         for report, needs in explicit.items():
             if report in after:
                 after[report] = {n for n in ([needs] if isinstance(needs, str) else needs) if n in after and n != report}
-    for table, target in _run_references({k: v for k, v in cfg.items() if k != "publish"}):
+    for table, target, _ in _run_references({k: v for k, v in cfg.items() if k != "publish"}):
         if target not in after:
             continue
         named = [r for r in reports if _norm(r) == _norm(table)]
@@ -103,6 +115,34 @@ def dependencies(cfg: dict[str, Any], reports: list[str]) -> dict[str, set[str]]
             if r != target and not (isinstance(explicit, dict) and r in explicit):
                 after[r].add(target)
     return after
+
+
+def early_files(cfg: dict[str, Any], reports: list[str], after: dict[str, set[str]]) -> dict[str, dict[str, set[str]]]:
+    """For waits inferred from ``run:X/FILE`` values only: {report: {X: {FILE, ...}}}. A report
+    that also waits for ``X`` for another reason (``after``, built-in) is left out: it waits
+    for ``X`` to finish. A ``run:`` value naming no file (``run:X``) also means "finish"."""
+    explicit = cfg.get("publish", {}).get("after")
+    whole: dict[str, set[str]] = {r: {n for n in BUILT_IN_AFTER.get(r, ()) if n in after} for r in reports}
+    if isinstance(explicit, dict):
+        for report, needs in explicit.items():
+            if report in whole:
+                whole[report] |= set([needs] if isinstance(needs, str) else needs)
+    early: dict[str, dict[str, set[str]]] = {}
+    for table, target, rest in _run_references({k: v for k, v in cfg.items() if k != "publish"}):
+        if target not in after:
+            continue
+        named = [r for r in reports if _norm(r) == _norm(table)]
+        for r in named or reports[reports.index(target) + 1:]:
+            if target in after.get(r, set()) and target not in whole[r]:
+                early.setdefault(r, {}).setdefault(target, set()).add(rest.strip("/"))
+    # a file-less reference or a path leaving the report's folder: wait for the whole report
+    for r, deps in list(early.items()):
+        for target, files in list(deps.items()):
+            if any(not f or f.startswith("/") or ".." in Path(f).parts for f in files):
+                del deps[target]
+        if not deps:
+            del early[r]
+    return early
 
 
 def previous_peaks(out: Path) -> dict[str, float]:
@@ -134,7 +174,8 @@ def plan_run(cfg: dict[str, Any], reports: list[str], out: Path) -> Plan:
     default = float(publish.get("notebook_memory_mb", DEFAULT_NOTEBOOK_MB))
     peaks = previous_peaks(out)
     memory = {r: peaks[r] * MEMORY_MARGIN if r in peaks else default for r in reports}
-    return Plan(workers=workers, after=dependencies(cfg, reports), memory_mb=memory)
+    after = dependencies(cfg, reports)
+    return Plan(workers=workers, after=after, memory_mb=memory, early=early_files(cfg, reports, after))
 
 
 def available_mb() -> float | None:
@@ -231,11 +272,14 @@ def stop_all() -> None:
 # ----------------------------------------------------------------------------------------
 def run_scheduled(reports: list[str], start: Callable[[str], dict[str, Any]],
                   finish: Callable[[str, dict[str, Any]], list[str]], plan: Plan, log=print,
-                  available: Callable[[], float | None] = available_mb) -> list[str]:
+                  available: Callable[[], float | None] = available_mb,
+                  output_of: Callable[[str], Path] | None = None) -> list[str]:
     """Run ``start(name)`` for every report (at most ``plan.workers`` at once, dependencies
     first, memory permitting), then ``finish(name, outcome)`` in this thread as each one
     ends. Log lines come out in the order of ``reports``. Returns the order reports started
-    in. The first failure is raised once the notebooks still running have been stopped."""
+    in. The first failure is raised once the notebooks still running have been stopped.
+    ``output_of(report)`` is the folder a report writes to: with it, a wait listed in
+    ``plan.early`` ends once the files exist there (the report having started in this run)."""
     from helpers.publish import PublishError
 
     missing = {r: sorted(d - set(reports)) for r, d in plan.after.items() if d - set(reports)}
@@ -251,6 +295,17 @@ def run_scheduled(reports: list[str], start: Callable[[str], dict[str, Any]],
     started_order: list[str] = []
     flushed = 0
 
+    def ready(name: str) -> bool:
+        for needed in plan.after.get(name, set()):
+            if needed in finished:
+                continue
+            files = plan.early.get(name, {}).get(needed)
+            if not (files and output_of is not None and needed in started_order and needed not in failures):
+                return False
+            if not all((output_of(needed) / f).is_file() for f in files):
+                return False
+        return True
+
     def flush() -> None:
         nonlocal flushed
         while flushed < len(reports) and reports[flushed] in blocks:
@@ -263,7 +318,7 @@ def run_scheduled(reports: list[str], start: Callable[[str], dict[str, Any]],
             for name in list(pending):
                 if failures or len(running) >= plan.workers:
                     break
-                if not plan.after.get(name, set()) <= finished:
+                if not ready(name):
                     continue
                 if running:
                     free = available()
@@ -277,7 +332,9 @@ def run_scheduled(reports: list[str], start: Callable[[str], dict[str, Any]],
                 if pending and not failures:
                     raise PublishError(f"cannot start {', '.join(pending)}: waiting for reports that cannot run")
                 break
-            done, _ = wait([f for f, _ in running.values()], timeout=5 if pending else None, return_when=FIRST_COMPLETED)
+            watching = output_of is not None and any(plan.early.get(n) for n in pending)
+            done, _ = wait([f for f, _ in running.values()], timeout=(0.5 if watching else 5) if pending else None,
+                           return_when=FIRST_COMPLETED)
             for name in [n for n, (f, _) in running.items() if f in done]:
                 future, at = running.pop(name)
                 lines = [f"  running {name}.ipynb (started {at})"]
