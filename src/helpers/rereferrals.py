@@ -342,36 +342,6 @@ def _count_distinct(codes_: np.ndarray, n: int) -> int:
     return int(np.count_nonzero(np.bincount(codes_, minlength=n)))
 
 
-#: From this many rows on, independent steps of :func:`flag_rereferrals` run in two threads
-#: (numpy sorts and gathers release the GIL; below this the threads cost more than they save).
-_PARALLEL_ROWS = 200_000
-
-
-def _run_both(n_rows: int, *tasks):
-    """Results of the zero-argument callables ``tasks``: in two threads for ``n_rows`` at
-    or above :data:`_PARALLEL_ROWS`, else one after another. Exceptions are re-raised."""
-    if n_rows < _PARALLEL_ROWS or len(tasks) < 2:
-        return [task() for task in tasks]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(lambda task: task(), tasks))
-
-
-def _argsort(key: np.ndarray) -> np.ndarray:
-    """``np.argsort(key)`` (any order of equal keys); large arrays are cut at a sampled median
-    into a lower and an upper part, sorted in two threads and joined."""
-    n = len(key)
-    if n < _PARALLEL_ROWS:
-        return np.argsort(key, kind="quicksort")
-    pivot = np.median(key[:: max(1, n // 4096)])
-    lower = np.flatnonzero(key < pivot)
-    upper = np.flatnonzero(key >= pivot)
-    parts = _run_both(n, lambda: lower[np.argsort(key[lower], kind="quicksort")],
-                      lambda: upper[np.argsort(key[upper], kind="quicksort")])
-    return np.concatenate(parts)
-
-
 def _child_day_order_or_none(child_code: np.ndarray, day: np.ndarray, referral_id: np.ndarray) -> np.ndarray | None:
     """:func:`_child_day_order`, or ``None`` when the rows are already in that order with no
     two rows of a child on one day (then no reordering is needed at all)."""
@@ -385,7 +355,7 @@ def _child_day_order(child_code: np.ndarray, day: np.ndarray, referral_id: np.nd
     """Positions that sort referrals by child, then date, then (same-day ties only, which
     the CIN census reader has already removed) referral_id. One integer sort."""
     key = child_code.astype(np.int64) * _KEY_BASE + day
-    order = _argsort(key)
+    order = np.argsort(key, kind="quicksort")
     k = key[order]
     tie = k[1:] == k[:-1]
     if tie.any():
@@ -488,25 +458,14 @@ def flag_rereferrals(
     # Work on plain arrays in child-then-date order; results are scattered back to the
     # input order at the end (no reordering of the whole frame). ``order`` is None when the
     # input is already in that order (then nothing is gathered or scattered).
-    # Child codes (string work, holds the GIL) next to the numeric columns (numpy, mostly
-    # without the GIL): two threads on large inputs.
-    def numeric_columns():
-        day_ = (df["referral_date"].to_numpy(dtype="datetime64[D]") - _DAY0).astype(np.int64)
-        # Latest end of any case; a case with no closure never ends.
-        closure_ = df["closure_date"].to_numpy(dtype="datetime64[D]")
-        end_ = np.where(np.isnat(closure_), _NO_END, (closure_ - _DAY0).astype(np.int64))
-        return day_, end_, _outcome_codes(df)
-
-    (child_all, _), (day_all, end_all, outcome_all) = _run_both(
-        len(df), lambda: _child_codes(df["child_id"]), numeric_columns)
+    child_all, _ = _child_codes(df["child_id"])
+    day_all = (df["referral_date"].to_numpy(dtype="datetime64[D]") - _DAY0).astype(np.int64)
     order = _child_day_order_or_none(child_all, day_all, df["referral_id"].to_numpy())
 
-    if order is None:
-        child_code, day, end, outcome = child_all, day_all, end_all, outcome_all
-    else:
-        child_code, day, end, outcome = _run_both(
-            len(order), *[lambda v=v: v[order] for v in (child_all, day_all, end_all, outcome_all)])
-    del child_all, day_all, end_all, outcome_all
+    def take(values: np.ndarray) -> np.ndarray:  # input order -> child-date order
+        return values if order is None else values[order]
+
+    child_code, day = take(child_all), take(day_all)
 
     if collapse_duplicates_days is not None:
         same = _same_child_as_previous_row(child_code)
@@ -522,15 +481,16 @@ def flag_rereferrals(
                 new_pos = np.cumsum(keep_input) - 1
                 order = new_pos[order[~duplicate]]
             # (order None: the kept rows are still in child-date order)
-            kept = ~duplicate
-            child_code, day, end, outcome = child_code[kept], day[kept], end[kept], outcome[kept]
+            child_code, day = child_code[~duplicate], day[~duplicate]
 
     n = len(day)
     same = _same_child_as_previous_row(child_code)
     prev_day = np.zeros(n, dtype=np.int64)
     prev_day[1:] = day[:-1]
 
-    # Latest end of any previous case of the child (``end``: a case with no closure never ends):
+    # Latest end of any previous case of the child; a case with no closure never ends.
+    closure = take(df["closure_date"].to_numpy(dtype="datetime64[D]"))
+    end = np.where(np.isnat(closure), _NO_END, (closure - _DAY0).astype(np.int64))
     # running maximum within each child: child codes are non-decreasing in this order, so a
     # plain running maximum of (child, end) packed into one integer never crosses children
     child_base = child_code.astype(np.int64) * _END_BASE
@@ -539,6 +499,7 @@ def flag_rereferrals(
     prev_end[1:] = end_cummax[:-1]
     open_at_referral = same & (prev_end > day)
 
+    outcome = take(_outcome_codes(df))
     prev_outcome = np.full(n, PREVIOUS_OUTCOMES.index(OUTCOME_NONE), dtype=np.int8)
     prev_outcome[1:] = outcome[:-1]
     prev_outcome[~same] = PREVIOUS_OUTCOMES.index(OUTCOME_NONE)
@@ -564,21 +525,14 @@ def flag_rereferrals(
     # previous referral date as datetime64[ns] directly from day numbers (NaT for none)
     has_prev = same & (prev_day >= 0)
     prev_ns = np.where(has_prev, prev_day * _NS_PER_DAY + _DAY0_NS, _NAT_INT).view("datetime64[ns]")
-    columns = {
-        "previous_referral_date": prev_ns,
-        "days_since_previous": np.where(same, day - prev_day, np.nan),
-        "previous_outcome": prev_outcome,
-        "open_at_referral": open_at_referral,
-    }
-    if referrals_in_window:
-        columns["referrals_in_window"] = _count_in_window(child_code, day, window, unit)
-    columns["is_rereferral"] = is_rereferral
-    scattered = _run_both(n, *[lambda v=v: scatter(v) for v in columns.values()])
     out = df.copy(deep=False)  # new columns do not touch the caller's frame
-    for name, values in zip(columns, scattered):
-        if name == "previous_outcome":
-            values = pd.Categorical.from_codes(values, categories=list(PREVIOUS_OUTCOMES))
-        out[name] = values
+    out["previous_referral_date"] = scatter(prev_ns)
+    out["days_since_previous"] = scatter(np.where(same, day - prev_day, np.nan))
+    out["previous_outcome"] = pd.Categorical.from_codes(scatter(prev_outcome), categories=list(PREVIOUS_OUTCOMES))
+    out["open_at_referral"] = scatter(open_at_referral)
+    if referrals_in_window:
+        out["referrals_in_window"] = scatter(_count_in_window(child_code, day, window, unit))
+    out["is_rereferral"] = scatter(is_rereferral)
     out["counted"] = ~out["open_at_referral"].to_numpy() if exclude_open else np.ones(n, dtype=bool)
     return out
 
