@@ -43,6 +43,11 @@ def year_label(year: int) -> str:
     return f"{year - 1}-{str(year)[2:]}"
 
 
+def count_text(n: Any) -> str:
+    """A count already passed through suppression: 1234 -> "1,234"; the marker "c" as it is."""
+    return n if isinstance(n, str) else f"{n:,}"
+
+
 def lower_first(label: str) -> str:
     """ "Referral source" -> "referral source" (a label inside a sentence)."""
     return label[0].lower() + label[1:]
@@ -270,7 +275,11 @@ def direction_word(change: float) -> str:
 
 def headline_text(lead12: str, f: Figures) -> str:
     """The headline: the latest 12 months, then the statutory year's rate with three bullets."""
-    this, last, n = f.this_year, f.last_year, f.safe_n
+    this, last = f.this_year, f.last_year
+
+    def n(v: Any) -> str:
+        return count_text(f.safe_n(v))
+
     direction = direction_word(this["rereferral_rate"] - last["rereferral_rate"])
     dup = f.sensitivity.set_index("definition").loc["duplicates_collapsed"]
     dup_change = 100 * (dup["rereferral_rate"] - this["rereferral_rate"])
@@ -279,14 +288,14 @@ def headline_text(lead12: str, f: Figures) -> str:
 {lead12}
 
 **In {year_label(f.year)} (April to March), {pct(this['rereferral_rate'])} of referrals were re-referrals**:
-{n(this['rereferrals']):,} of {n(this['referrals']):,} referrals were about a child referred in the
+{n(this['rereferrals'])} of {n(this['referrals'])} referrals were about a child referred in the
 12 months before. That is {direction} {frm}last year's {pct(last['rereferral_rate'])}.
 
-- **Children:** {pct(this['child_rereferral_rate'])} of the {n(this['children_referred']):,} children referred
+- **Children:** {pct(this['child_rereferral_rate'])} of the {n(this['children_referred'])} children referred
   were re-referred at least once in the year (DfE child-level rate).
 - **Recording:** if referrals made within {f.duplicate_days} days of the previous one are treated as recording duplicates,
   the rate is {pct(dup['rereferral_rate'])} ({dup_change:+.1f} percentage points).
-- **Repeat referrals:** {n(f.repeat['children_repeat']):,} children ({pct(f.repeat['share'])} of those referred) had three or
+- **Repeat referrals:** {n(f.repeat['children_repeat'])} children ({pct(f.repeat['share'])} of those referred) had three or
   more referrals within 12 months.
 """
 
@@ -792,8 +801,8 @@ def address_match_text(match_counts: dict, threshold: int) -> str:
     n = lambda k: disclosure.suppress_value(int(match_counts.get(k, 0)), threshold)  # noqa: E731
     reasons = {"no address": match_counts.get("none", 0),
                **{k[len("no ward: "):]: v for k, v in match_counts.items() if k.startswith("no ward: ")}}
-    return (f"Referrals placed in a ward by the address in force on the referral date: {n('in force'):,}; "
-            f"by the nearest address: {n('nearest'):,}. Not placed in a ward (shown as \"Unknown\"): "
+    return (f"Referrals placed in a ward by the address in force on the referral date: "
+            f"{count_text(n('in force'))}; by the nearest address: {count_text(n('nearest'))}. Not placed in a ward (shown as \"Unknown\"): "
             + (case_extracts.unplaced_text(reasons, threshold) or "none") + ".")
 
 
