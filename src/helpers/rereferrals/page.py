@@ -2,7 +2,7 @@
 
 The notebook is the report's outline: each section is one call here. ``report_figures`` reads the
 inputs and works out the measures once; each ``show_*`` function publishes one section (tables
-through :class:`helpers.report.Report`, charts through :func:`helpers.charts.show`) and returns what
+through :class:`helpers.publishing.report.Report`, charts through :func:`helpers.publishing.charts.show`) and returns what
 later sections quote. Chart builders (``*_chart``) and text templates (``*_text``) are separate,
 pure functions so they can be tested on small hand-made tables.
 """
