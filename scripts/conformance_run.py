@@ -261,14 +261,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("data_dir", type=Path)
     ap.add_argument("out_csv", type=Path)
     ap.add_argument("--chunk", type=int, default=2500, help="children per CIN validator call")
+    ap.add_argument("--returns", default="cin,903", help="which returns to validate (cin, 903 or both)")
     args = ap.parse_args(argv)
+    which = set(args.returns.lower().split(","))
     rows: list[dict] = []
-    for path in sorted((args.data_dir / "cin").glob("*.xml")):
+    for path in sorted((args.data_dir / "cin").glob("*.xml")) if "cin" in which else []:
         rows += cin_rows(path, args.chunk)
         print(f"validated {path.name}", file=sys.stderr)
     council = args.data_dir / "council.json"
     la_code = json.loads(council.read_text())["la_code"] if council.is_file() else "E09000027"
-    for folder in sorted((args.data_dir / "ssda903").iterdir()):
+    for folder in sorted((args.data_dir / "ssda903").iterdir()) if "903" in which else []:
         if folder.is_dir() and re.fullmatch(r"20\d\d", folder.name):
             rows += lac_rows(folder, int(folder.name), la_code)
             print(f"validated ssda903/{folder.name}", file=sys.stderr)

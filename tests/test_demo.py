@@ -24,10 +24,20 @@ from helpers.demo.geography import demand_index, imd_score_from_rank
 YEARS = list(range(2022, 2028))
 
 
-def _read_flat(demo_dir: Path) -> pd.DataFrame:
+def _read_flat(demo_dir: Path, census_only: bool = False) -> pd.DataFrame:
+    """The flat referrals extract; ``census_only``: only the referrals the CIN census holds (the
+    extract also has those received while a case was open, which the census cannot hold)."""
     flat = pd.read_csv(demo_dir / "referrals_flat.csv", dtype=str, keep_default_na=False)
     flat["date"] = pd.to_datetime(flat["ReferralDate"], format="%d/%m/%Y")
     flat["year"] = np.where(flat["date"].dt.month >= 4, flat["date"].dt.year + 1, flat["date"].dt.year)
+    if census_only:
+        keys = set()
+        for y in YEARS:
+            doc = etree.parse(str(demo_dir / "cin" / f"CIN_census_{y}.xml"))
+            keys |= {(c.findtext("ChildIdentifiers/LAchildID"), d.findtext("CINreferralDate"))
+                     for c in doc.iter("Child") for d in c.iter("CINdetails")}
+        key = list(zip(flat["LAchildID"], flat["date"].dt.strftime("%Y-%m-%d")))
+        flat = flat[[k in keys for k in key]]
     return flat
 
 
@@ -151,7 +161,7 @@ def test_open_referral_appears_in_two_years(demo_dir):
 
 
 def test_national_like_referral_figures(demo_dir):
-    flat = _read_flat(demo_dir)
+    flat = _read_flat(demo_dir, census_only=True)  # national figures are from the census
     dedup = flat.drop_duplicates(["LAchildID", "ReferralDate"]).sort_values(["LAchildID", "date"])
     prev = dedup.groupby("LAchildID")["date"].shift()
     dedup["rereferral"] = prev.notna() & (dedup["date"] <= prev + pd.DateOffset(months=12))
@@ -174,7 +184,7 @@ def test_national_like_referral_figures(demo_dir):
 
 
 def test_rereferrals_rise_in_most_deprived_areas(demo_dir):
-    flat = _read_flat(demo_dir).drop_duplicates(["LAchildID", "ReferralDate"]).sort_values(["LAchildID", "date"])
+    flat = _read_flat(demo_dir, census_only=True).drop_duplicates(["LAchildID", "ReferralDate"]).sort_values(["LAchildID", "date"])
     prev = flat.groupby("LAchildID")["date"].shift()
     flat["rereferral"] = prev.notna() & (flat["date"] <= prev + pd.DateOffset(months=12))
     addr = pd.read_csv(demo_dir / "addresses/child_addresses.csv", dtype=str).drop_duplicates("LAchildID")
@@ -329,3 +339,54 @@ def test_generator_code_choices_are_in_the_code_lists():
 
     assert set(demo_cin.ASSESSMENT_FACTORS) <= set(codes.ASSESSMENT_FACTORS)
     assert set(demo_903.REASON_PLACE_CHANGE) <= set(codes.REASON_PLACE_CHANGE)
+
+
+def test_while_open_rows_join_the_open_case_by_hand():
+    """A referral received on day 150 while an episode (referred day 100, closed day 400, RC7)
+    is open: linked to that case, so it closes on day 400 with RC7 and has no modules."""
+    from helpers.demo import cin as cin_mod
+
+    ep = pd.DataFrame({"referral_day": [100.0], "source": ["6"], "need": ["N1"], "nfa": [False],
+                       "closure_day": [400.0], "reason": ["RC7"], "assess_start": [102.0], "factors": ["1C"],
+                       "cin_plan_start": [130.0], "cpp_start": [np.nan], "child_idx": [7], "lsoa_idx": [3],
+                       "generation": [2]})
+    rows = cin_mod._while_open_rows(np.random.default_rng(0), ep, np.array([150.0]))
+    r = rows.iloc[0]
+    assert (r["referral_day"], r["closure_day"], r["reason"], r["need"]) == (150.0, 400.0, "RC7", "N1")
+    assert (r["child_idx"], r["lsoa_idx"], r["generation"]) == (7, 3, 2)
+    assert bool(r["while_open"]) and not bool(r["front_door_duplicate"]) and not bool(r["nfa"])
+    assert np.isnan(r["assess_start"]) and np.isnan(r["cin_plan_start"]) and r["factors"] == ""
+    assert r["source"] in cin_mod.REFERRAL_SOURCE_SHARES
+
+
+def test_census_episodes_never_overlap_while_open_referrals_only_in_the_extract(demo_dir):
+    """The CIN census forbids overlapping episodes of a child (CIN rules 8820, 4014, 8815...):
+    no CINdetails starts before the child's previous one closed. Referrals received while a
+    case was open are in the flat referrals extract only, inside one of the child's episodes."""
+    episodes = []
+    for y in YEARS:
+        doc = etree.parse(str(demo_dir / "cin" / f"CIN_census_{y}.xml"))
+        episodes += [(c.findtext("ChildIdentifiers/LAchildID"), d.findtext("CINreferralDate"), d.findtext("CINclosureDate"))
+                     for c in doc.iter("Child") for d in c.iter("CINdetails")]
+    ep = pd.DataFrame(episodes, columns=["child", "ref", "close"])
+    # the latest file's copy of an episode (a closure only appears in later files); duplicate-referral
+    # faults are exact copies and collapse here
+    ep = ep.sort_values("close", na_position="first").drop_duplicates(["child", "ref"], keep="last")
+    ep = ep.sort_values(["child", "ref"]).reset_index(drop=True)
+    prev_close = ep.groupby("child")["close"].shift()
+    same = ep["child"].eq(ep["child"].shift())
+    overlapping = same & (prev_close.isna() | (prev_close >= ep["ref"]))
+    # an episode open in an earlier file whose closure date was dropped as an injected fault is the
+    # only allowed exception (faults.json missing_closure_date)
+    dropped = json.loads((demo_dir / "faults.json").read_text())["cin"]["missing_closure_date"]
+    assert overlapping.sum() <= dropped
+    flat = _read_flat(demo_dir)
+    flat["ref"] = flat["date"].dt.strftime("%Y-%m-%d")
+    extra = flat.merge(ep[["child", "ref"]].rename(columns={"child": "LAchildID"}), how="left", on=["LAchildID", "ref"],
+                       indicator=True)
+    extra = extra[extra["_merge"] == "left_only"]
+    assert len(extra) > 500  # about 5% of referrals at scale 1
+    # each lies inside an episode of the same child: after its referral, before its closure (or open)
+    inside = extra[["LAchildID", "ref"]].merge(ep.rename(columns={"child": "LAchildID", "ref": "ep_ref"}), on="LAchildID")
+    inside = inside[(inside["ep_ref"] < inside["ref"]) & (inside["close"].isna() | (inside["close"] > inside["ref"]))]
+    assert inside.drop_duplicates(["LAchildID", "ref"]).shape[0] == len(extra.drop_duplicates(["LAchildID", "ref"]))
