@@ -187,8 +187,12 @@ def build_lists(geo, children: pd.DataFrame, referrals: pd.DataFrame, cla: dict,
     ward_rank = pd.Series(geo.lsoa["WD21CD"]).rank(method="dense").to_numpy().astype(int) - 1
     n_wards = max(1, int(ward_rank.max()) + 1)
     area_of_lsoa = np.asarray(_AREAS)[np.minimum(ward_rank * len(_AREAS) // n_wards, len(_AREAS) - 1)]
-    # every referral the council recorded (front-door duplicates and referrals received while a
-    # case was open included: List 3 is all referrals, as in the case-management system)
+    # every referral in the CIN files (front-door duplicates included: they are recorded referrals).
+    # List 3 counts referrals as the CIN census does, so referrals received while a case was open
+    # (part of that case in the census; only the flat referrals extract lists them) are not in it:
+    # the re-referral report extends the census with List 3 and the two must agree.
+    if "while_open" in referrals.columns:
+        referrals = referrals[~referrals["while_open"].to_numpy()]
     ref = referrals.sort_values(["child_idx", "referral_day"], kind="stable").drop_duplicates(["child_idx", "referral_day"])
     cy_start = dt.date(as_at.year if as_at.month >= 4 else as_at.year - 1, 4, 1)
     six = (pd.Timestamp(as_at) - pd.DateOffset(months=6) + pd.Timedelta(days=1)).date()
@@ -222,9 +226,7 @@ def build_lists(geo, children: pd.DataFrame, referrals: pd.DataFrame, cla: dict,
     looked_after = set(kids.loc[open_ep["k"].to_numpy(), "child"])
 
     # ---- List 6: open CIN episodes (and every looked-after child)
-    # open cases: a referral received while a case was open is part of that case, not another
-    episodes = ref[~ref["while_open"]] if "while_open" in ref.columns else ref
-    open_all = episodes[(episodes["referral_day"] <= end) & (episodes["closure_day"].isna() | (episodes["closure_day"] > end))]
+    open_all = ref[(ref["referral_day"] <= end) & (ref["closure_day"].isna() | (ref["closure_day"] > end))]
     cp_all = open_all[(open_all["cpp_start"].to_numpy() <= end) & ~(open_all["cpp_end"].to_numpy() <= end)]
     cin_all = open_all[(open_all["cin_plan_start"].to_numpy() <= end) & ~(open_all["cin_plan_end"].to_numpy() <= end)]
     cur = open_all.drop_duplicates("child_idx", keep="last")   # one row per child: the latest open episode

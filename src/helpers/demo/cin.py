@@ -175,8 +175,8 @@ def simulate_cin(geo, rng: np.random.Generator, sim_start: date, as_at: date, sc
         # Some new concerns arrive while a long episode (CIN or CP plan) is still open. The
         # council's case-management system records them as referrals, but the CIN census may
         # not hold overlapping episodes (CIN rules 8820, 4014, 8815...), so they are kept apart
-        # (``while_open``) and written only to the case-management extracts (flat referrals,
-        # Annex A List 3): what "excluding referrals made while open" measures.
+        # (``while_open``) and written only to the flat referrals extract: what "excluding
+        # referrals made while open" measures.
         open_for = np.where(np.isfinite(last), last - cur_day, 0.0)
         during = (open_for > 60) & (rng.uniform(size=len(p)) < WHILE_OPEN_SHARE)
         w_day = cur_day + 30 + np.floor(rng.uniform(size=len(p)) * (open_for - 30))
