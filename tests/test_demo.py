@@ -390,3 +390,42 @@ def test_census_episodes_never_overlap_while_open_referrals_only_in_the_extract(
     inside = extra[["LAchildID", "ref"]].merge(ep.rename(columns={"child": "LAchildID", "ref": "ep_ref"}), on="LAchildID")
     inside = inside[(inside["ep_ref"] < inside["ref"]) & (inside["close"].isna() | (inside["close"] > inside["ref"]))]
     assert inside.drop_duplicates(["LAchildID", "ref"]).shape[0] == len(extra.drop_duplicates(["LAchildID", "ref"]))
+
+
+def test_adoption_codes_by_hand():
+    """Four placement segments of two children: child 0 goes foster (U4) -> adoption on the day of
+    the placement order (RNE T): A5, with the current foster carers; child 1 goes children's home
+    (K2) -> adoption (RNE T): A6 (not from foster carers), then a second adoption segment after a
+    plain move (RNE P): A6 (no legal change that day, rule 217)."""
+    from helpers.demo.ssda903 import _adoption_codes
+
+    place = np.array(["U4", "A3", "K2", "A5", "A4"], dtype=object)
+    child = np.array([0, 0, 1, 1, 1])
+    rne = np.array(["S", "T", "S", "T", "P"])
+    got = _adoption_codes(np.random.default_rng(0), place, child, rne)
+    assert got.tolist() == ["U4", "A5", "K2", "A6", "A6"]
+
+
+def test_903_episodes_follow_the_dfe_rules_the_generator_models(demo_dir):
+    """Rules the generator models (903 rules 358, 372, 373, 378, 408, 516, 529, 574, 577): checked
+    on every year's files of the session demo (normal faults: injected codes Z9/PR9 are ignored)."""
+    for y in YEARS:
+        ep = _episodes(demo_dir, y)
+        head = pd.read_csv(demo_dir / "ssda903" / str(y) / "header.csv", dtype=str, keep_default_na=False)
+        ep = ep.merge(head[["CHILD", "DOB"]], on="CHILD")
+        dob = pd.to_datetime(ep["DOB"], format="%d/%m/%Y")
+        age_at = lambda years: ep["decom_d"] >= dob + pd.DateOffset(years=years)  # noqa: E731
+        assert not (ep["LS"].isin(["J1", "J2", "J3"]) & ~age_at(10)).any(), y
+        assert not ((ep["PLACE"] == "R5") & ~age_at(10)).any(), y
+        assert not ((ep["PLACE"] == "S1") & ~age_at(4)).any(), y
+        assert not ((ep["PLACE"] == "P1") & (ep["LS"] == "V2")).any(), y
+        assert not (ep["PLACE"].isin(["A5", "A6"]) & (ep["LS"] != "E1")).any(), y
+        assert not (ep["REC"].isin(["E45", "E46"]) & ~ep["PLACE"].isin(["U1", "U2", "U3", "U4", "U5", "U6"])).any(), y
+        assert not (ep["PLACE"].isin(["K1", "K2", "P1", "U1", "U4", "A5", "A6"]) & (ep["PLACE_PROVIDER"] == "PR3")).any(), y
+        mis = pd.read_csv(demo_dir / "ssda903" / str(y) / "missing.csv", dtype=str, keep_default_na=False)
+        ms = pd.to_datetime(mis["MIS_START"], format="%d/%m/%Y")
+        me = pd.to_datetime(mis["MIS_END"], format="%d/%m/%Y", errors="coerce")
+        assert me.notna().all() and (me >= ms).all(), y           # ended, by the extract date
+        m = mis.assign(ms=ms, me=me).sort_values(["CHILD", "ms"])
+        prev_end = m.groupby("CHILD")["me"].shift()
+        assert not (prev_end.notna() & (m["ms"] <= prev_end)).any(), y   # one at a time
