@@ -206,12 +206,18 @@ def lac_rows(folder: Path, year: int, la_code: str = "E09000027") -> list[dict]:
     registry = importlib.import_module(f"lac_validator.rules.{ruleset}").registry
     rows: list[dict] = []
     files = []
-    for p in sorted(folder.glob("*.csv")):
-        f = dict(name=p.name, description="This year", file_content=p.read_bytes())
+    # the previous collection year's files too ("Prev year"), so that the rules comparing the two
+    # years run (they are skipped without them)
+    prev = folder.parent / str(year - 1)
+    uploads = [(p, "This year") for p in sorted(folder.glob("*.csv"))]
+    uploads += [(p, "Prev year") for p in sorted(prev.glob("*.csv"))] if prev.is_dir() else []
+    for p, description in uploads:
+        f = dict(name=p.name, description=description, file_content=p.read_bytes())
         try:
             read_from_text([f])
         except Exception as exc:  # the validator refuses this file: report it and go on without it
-            rows.append({"return": "SSDA903", "collection_year": year, "ruleset": ruleset, "rule": f"upload:{p.name}",
+            rows.append({"return": "SSDA903", "collection_year": year, "ruleset": ruleset,
+                         "rule": f"upload:{p.name}" if description == "This year" else f"upload:last year's {p.name}",
                          "kind": "upload", "locations": 1, "message": str(exc)[:300]})
             continue
         files.append(f)

@@ -338,6 +338,7 @@ def simulate_903(geo, children: pd.DataFrame, referrals: pd.DataFrame, directory
     episodes["cin"] = need[k]
     episodes["home_post"] = home_post[k]
     episodes["child"] = kids["child"].to_numpy()[k]
+    episodes = _supported_accommodation_reform(episodes)
     episodes = episodes[episodes["decom"] <= end]
     episodes = episodes[episodes["dec"].isna() | (episodes["dec"] >= ws)].reset_index(drop=True)
     # ---- missing episodes: about 1 in 8 looked-after children aged 11+ go missing, repeatedly
@@ -366,6 +367,29 @@ def simulate_903(geo, children: pd.DataFrame, referrals: pd.DataFrame, directory
     first = np.append(True, child_code[1:] != child_code[:-1])
     missing = missing[first | (missing["mis_start"].to_numpy() > prev_end)]
     return {"episodes": episodes, "kids": kids, "missing": missing.reset_index(drop=True)}
+
+
+#: From 28 October 2023 supported accommodation for 16-17s must be registered with Ofsted: P2
+#: (independent living) is no longer valid (903 rule 217t) and H5 placements have the provider's URN.
+SUPPORTED_REFORM = day(date(2023, 10, 28))
+
+
+def _supported_accommodation_reform(episodes: pd.DataFrame) -> pd.DataFrame:
+    """Episodes as councils recorded the reform of 28 October 2023: a P2 or H5 episode open then
+    ends that day (X1) and a new H5 episode (RNE P, the provider's URN) starts, so the placement
+    type and URN never change within an episode from one year's return to the next (903 rules
+    217t, 503D, 503F); P2 is written H5 from then on; H5 episodes before it have no URN."""
+    place, decom, dec = episodes["place"].to_numpy(), episodes["decom"].to_numpy(), episodes["dec"].to_numpy()
+    supported = np.isin(place, ["H5", "P2"])
+    span = supported & (decom < SUPPORTED_REFORM) & ~(dec <= SUPPORTED_REFORM)
+    new = episodes[span].copy()
+    new["decom"], new["rne"], new["place"] = SUPPORTED_REFORM, "P", "H5"
+    old = episodes.copy()
+    old.loc[span, "dec"], old.loc[span, "rec"], old.loc[span, "reason_place_change"] = SUPPORTED_REFORM, "X1", "OTHER"
+    old.loc[supported & (decom < SUPPORTED_REFORM), "urn"] = ""
+    old.loc[(old["place"] == "P2") & (old["decom"] >= SUPPORTED_REFORM), "place"] = "H5"
+    out = pd.concat([old, new], ignore_index=True)
+    return out.sort_values(["k", "decom"], kind="stable").reset_index(drop=True)
 
 
 def _adoption_codes(rng, place_code: np.ndarray, seg_k: np.ndarray, seg_rne: np.ndarray) -> np.ndarray:
@@ -439,9 +463,6 @@ def write_903(folder: Path, cla: dict, years: list[int], as_at: date, rng: np.ra
         rows = ep[m]
         place = rows["place_written"].to_numpy(dtype=object).copy()
         decom_rows = rows["decom"].to_numpy()
-        if y == 2024:   # P2 is not valid from 28 October 2023 (903 rule 217t): written H5 if open then
-            dec_rows = rows["dec"].to_numpy()
-            place = np.where((place == "P2") & ~(dec_rows <= day(date(2023, 10, 28))), "H5", place)
         if y >= 2025:
             place = np.where(np.isin(place, ["H5", "P2"]), "K3", place)
         if y >= 2026:

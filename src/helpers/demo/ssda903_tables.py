@@ -79,7 +79,11 @@ def write_other_tables(d: Path, year: int, ep: pd.DataFrame, kids: pd.DataFrame,
     all_ids = last.index.to_numpy()
     all_dob = kids.loc[all_ids, "dob"].to_numpy(float)
     all_leave = np.where(last["rec"].to_numpy() == "X1", np.nan, last["dec"].to_numpy(float))
-    left16 = ~np.isnan(all_leave) & (all_leave < start) & ((all_leave - all_dob) / 365.25 >= 16)
+    # former relevant children: looked after for 13 weeks or more since their 14th birthday and on or
+    # after their 16th, then left care (rule 1001 checks this on the two years of files it has)
+    all_entry = kids.loc[all_ids, "entry"].to_numpy(float)
+    since14 = all_leave - np.maximum(all_entry, birthday(all_dob, 14))
+    left16 = ~np.isnan(all_leave) & (all_leave < start) & (all_leave > birthday(all_dob, 16)) & (since14 >= 91)
     bdays = np.stack([birthday(all_dob, a) for a in (17, 18, 19, 20, 21)], axis=1)
     bday_in = ((bdays >= start) & (bdays <= min(end, ye))).any(axis=1)
     oc3 = left16 & bday_in
@@ -93,9 +97,12 @@ def write_other_tables(d: Path, year: int, ep: pd.DataFrame, kids: pd.DataFrame,
     # decision that the child should be placed for adoption: 60 days before the placement order (E1)
     # or the placement, whichever came first (rules 553, 554); AD1 gives the same date (rule 523)
     adopted = last.loc[ids, "rec"].isin(["E11", "E12"]).to_numpy() & (leave >= start) & (leave <= end)
-    placed = in_year[in_year["place"].isin(["A3", "A4", "A5", "A6"])].groupby("child")["decom"].min()
-    e1 = in_year[in_year["ls"] == "E1"].groupby("child")["decom"].min()
+    # the decision is dated from the child's whole history, so every year's files agree (rules 559, 560)
+    placed = ep[ep["place"].isin(["A3", "A4", "A5", "A6"])].groupby("child")["decom"].min()
+    e1 = ep[ep["ls"] == "E1"].groupby("child")["decom"].min()
     decided = pd.concat([e1, placed], axis=1).min(axis=1) - 60
+    decided = np.maximum(decided, kids.loc[decided.index, "entry"] + 1)      # while looked after
+    decided = decided[decided.index.isin(ids) & (decided <= min(end, ye))]
     a_ids = ids[adopted]
     date_int = decided.reindex(a_ids).to_numpy(float)
     date_int = np.where(np.isnan(date_int), leave[adopted] - 200, date_int)
