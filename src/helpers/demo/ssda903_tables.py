@@ -136,4 +136,27 @@ def write_other_tables(d: Path, year: int, ep: pd.DataFrame, kids: pd.DataFrame,
             "CHILD": ids, "DOB": dmy(dob), "SW_ID": pd.Series(rng.integers(1, 400, len(ids))).map("SW{:04d}".format),
             "SW_DECOM": dmy(sw_start), "SW_DEC": dmy(sw_end),
             "SW_REASON": "OTHERS"}))
+    # ---- deprivation of liberty orders (from 2026-27): a few children aged 10+ in a children's home
+    # (K2), each order within one stay, ending with it or before (rules 700-710)
+    if "dolo" in specs.ssda903_tables(year):
+        k2 = in_year[(in_year["place"] == "K2")].sort_values(["child", "decom"])
+        # one stay = consecutive K2 episodes of a child (legal changes only between them)
+        stay = (k2["child"] != k2["child"].shift()) | (k2["decom"] != k2["dec"].shift())
+        k2 = k2.assign(stay=stay.cumsum())
+        stays = k2.groupby("stay").agg(child=("child", "first"), s=("decom", "min"), e=("dec", "max"),
+                                       open_=("dec", lambda v: v.isna().any()))
+        stays["e"] = np.where(stays["open_"], np.nan, stays["e"])
+        dob_s = kids.loc[stays["child"], "dob"].to_numpy(float)
+        first = np.maximum(stays["s"].to_numpy(float), np.maximum(start, birthday(dob_s, 10)))
+        last = np.where(np.isnan(stays["e"].to_numpy(float)), end, np.minimum(stays["e"].to_numpy(float), end))
+        pick = (last - first >= 30) & (rng.uniform(size=len(stays)) < 0.12)
+        d_start = first[pick] + np.floor(rng.uniform(0, 0.5, pick.sum()) * (last[pick] - first[pick]))
+        d_end = d_start + np.floor(rng.uniform(28, 240, pick.sum()))
+        stay_end = stays["e"].to_numpy(float)[pick]
+        d_end = np.where(~np.isnan(stay_end) & (d_end > stay_end), stay_end, d_end)   # ends with the stay (707)
+        d_end = np.where(d_end > end, np.nan, d_end)                                   # still in force
+        ch = stays["child"].to_numpy()[pick]
+        _csv(d / "dolo.csv", "dolo", year, pd.DataFrame({
+            "CHILD": ch, "DOB": dmy(kids.loc[ch, "dob"].to_numpy(float)), "DOLO_START": dmy(d_start),
+            "DOLO_END": dmy(d_end)}))
     return all_ids[oc3]
