@@ -83,7 +83,9 @@ def write_other_tables(d: Path, year: int, ep: pd.DataFrame, kids: pd.DataFrame,
     # after their 16th, then left care (rule 1001 checks this on the two years of files it has)
     all_entry = kids.loc[all_ids, "entry"].to_numpy(float)
     since14 = all_leave - np.maximum(all_entry, birthday(all_dob, 14))
-    left16 = ~np.isnan(all_leave) & (all_leave < start) & (all_leave > birthday(all_dob, 16)) & (since14 >= 91)
+    # (not a child who died in care or was adopted: rules 1000, 1001)
+    gone = last["rec"].isin(["E2", "E11", "E12"]).to_numpy()
+    left16 = ~np.isnan(all_leave) & ~gone & (all_leave < start) & (all_leave > birthday(all_dob, 16)) & (since14 >= 91)
     bdays = np.stack([birthday(all_dob, a) for a in (17, 18, 19, 20, 21)], axis=1)
     bday_in = ((bdays >= start) & (bdays <= min(end, ye))).any(axis=1)
     oc3 = left16 & bday_in
