@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 
-from helpers import case_extracts, cin_census, ssda903
+from helpers.readers import case_extracts, cin_census, ssda903
 
 
 def main(folder: str) -> None:

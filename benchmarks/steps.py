@@ -100,7 +100,7 @@ def cin_files(scale: float) -> list[Path]:
 
 
 def latest_complete_year(scale: float) -> int:
-    from helpers.rereferrals import latest_complete_year as lcy
+    from helpers.rereferrals.measure import latest_complete_year as lcy
 
     meta = json.loads((data_dir(scale) / "council.json").read_text())
     return lcy(meta["as_at"])
@@ -119,7 +119,7 @@ def cin_read_files(scale: float, one_year_from: float) -> list[Path]:
 def fast_flat_referrals(path: Path) -> pd.DataFrame:
     """The referrals table (REFERRAL_COLUMNS) from a flat referrals CSV, read with plain pandas.
     ``has_cin_plan``/``has_cp_plan`` are unknown in the flat export (False), as in
-    ``helpers.case_extracts.read_flat_referrals``; they do not affect the re-referral flag."""
+    ``helpers.readers.case_extracts.read_flat_referrals``; they do not affect the re-referral flag."""
     df = pd.read_csv(path, usecols=["LAchildID", "ReferralDate", "ClosureDate", "ReasonForClosure", "ReferralNFA"],
                      dtype=str, keep_default_na=False)
     out = pd.DataFrame({
@@ -159,7 +159,7 @@ def prepare(scale: float) -> dict:
             ref = fast_flat_referrals(data_dir(scale) / "referrals_flat.csv")
             source = "referrals_flat.csv (pandas read)"
         else:
-            from helpers.cin_census import read_cin_census
+            from helpers.readers.cin_census import read_cin_census
 
             ref = read_cin_census(cin_files(scale)).referrals[REFERRAL_COLUMNS]
             source = "CIN census XML (read_cin_census, all years)"
@@ -168,7 +168,7 @@ def prepare(scale: float) -> dict:
         info["referrals_cache_seconds"] = time.perf_counter() - t0
     sc = ssda903_cache(scale)
     if not sc.is_file():
-        from helpers.ssda903 import read_ssda903
+        from helpers.readers.ssda903 import read_ssda903
 
         t0 = time.perf_counter()
         d = read_ssda903(data_dir(scale) / "ssda903")
@@ -185,7 +185,7 @@ def prepare_geography(n_blocks: int) -> dict:
     if path.is_file():
         return {}
     from helpers.demo import make_geography
-    from helpers.geography import contiguity_graph
+    from helpers.reference.geography import contiguity_graph
 
     CACHE.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -218,7 +218,7 @@ def prepare_publish() -> dict:
 
 
 def step_cin_read(scale: float, one_year_from: float) -> None:
-    from helpers.cin_census import read_cin_census
+    from helpers.readers.cin_census import read_cin_census
 
     files = cin_read_files(scale, one_year_from)
     mb = sum(p.stat().st_size for p in files) / 1e6
@@ -231,7 +231,7 @@ def step_cin_read(scale: float, one_year_from: float) -> None:
 
 
 def step_cin_bare(scale: float, one_year_from: float) -> None:
-    from helpers.cin_census import bare_iterparse
+    from helpers.readers.cin_census import bare_iterparse
 
     files = cin_read_files(scale, one_year_from)
     mb = sum(p.stat().st_size for p in files) / 1e6
@@ -255,7 +255,7 @@ def load_referrals(scale: float, shuffled: bool = False) -> tuple[pd.DataFrame, 
 
 def helpers_rereferrals(ref: pd.DataFrame, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The bundle's computation: DfE flags (defaults of flag_rereferrals) and the year's rates."""
-    from helpers import rereferrals as rr
+    from helpers.rereferrals import measure as rr
 
     flags = rr.flag_rereferrals(ref)
     start, end = rr.collection_year_bounds(year)
@@ -291,7 +291,7 @@ def duckdb_rereferrals(ref: pd.DataFrame, year: int):
     """DuckDB over the same in-memory frame: flags (row_nr order) and the year's rates."""
     import duckdb
 
-    from helpers.rereferrals import collection_year_bounds
+    from helpers.rereferrals.measure import collection_year_bounds
 
     start, end = collection_year_bounds(year)
     con = duckdb.connect()
@@ -321,7 +321,7 @@ def _rates_dict(rates: pd.DataFrame) -> dict:
 
 
 def step_rereferral(scale: float, shuffled: bool = False) -> None:
-    from helpers import rereferrals  # noqa: F401  (import outside the timed part)
+    from helpers.rereferrals import measure as rereferrals  # noqa: F401  (import outside the timed part)
 
     ref, source = load_referrals(scale, shuffled)
     year = latest_complete_year(scale)
@@ -372,7 +372,7 @@ def boundary_cases() -> pd.DataFrame:
 
 def step_rereferral_check(scale: float) -> None:
     """Both computations on the same frame; exit 3 when any flag or rate count differs."""
-    from helpers import rereferrals as rr
+    from helpers.rereferrals import measure as rr
 
     edge = _with_row_nr(boundary_cases())
     edge_ours = rr.flag_rereferrals(edge).sort_values("row_nr")["is_rereferral"].to_numpy(dtype=bool)
@@ -421,7 +421,7 @@ def step_rereferral_check(scale: float) -> None:
 
 
 def step_forecast(scale: float) -> None:
-    from helpers import forecast
+    from helpers.placements import forecast
 
     with open(ssda903_cache(scale), "rb") as fh:
         d = pickle.load(fh)
@@ -442,7 +442,7 @@ def step_forecast(scale: float) -> None:
 
 
 def step_locality(n_blocks: int) -> None:
-    from helpers import locality
+    from helpers.localities import model as locality
 
     with open(geography_cache(n_blocks), "rb") as fh:
         d = pickle.load(fh)
@@ -473,7 +473,7 @@ def prepare_publish_national(scale: float = 150.0) -> dict:
 def step_locality_sweep(n_blocks: int, warm: bool) -> None:
     """Balance sweep 12..30 localities on one graph: a fresh partition per number (anchor) or each
     warm-started from its neighbour's (``locality.sweep_plans``), same restarts."""
-    from helpers import locality
+    from helpers.localities import model as locality
 
     with open(geography_cache(n_blocks), "rb") as fh:
         d = pickle.load(fh)
@@ -512,7 +512,7 @@ def step_papermill_bare(n: int = 3) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     nb = folder / "bare.ipynb"
     nb.write_text(json.dumps(BARE_NOTEBOOK), encoding="utf-8")
-    from helpers.publish import ensure_kernelspec
+    from helpers.publishing.run import ensure_kernelspec
 
     kernel = ensure_kernelspec(folder / "jupyter")  # the publish run's own kernelspec, same interpreter
     before = rss_mb()
@@ -547,7 +547,7 @@ def _tree_rss_mb(root_pid: int) -> float:
 
 
 def step_publish(run_index: int = 0, config: str = "", cache: str = "cold") -> None:
-    """Wall time of ``python -m helpers.publish`` from command to ``index.html``; page sizes;
+    """Wall time of ``python -m helpers.publishing`` from command to ``index.html``; page sizes;
     peak memory of the whole run (the publish process, its notebook workers and kernels,
     sampled every 0.2 s). ``cache``: ``cold`` (an empty input cache: every input parsed once),
     ``warm`` (the cache a previous run left: inputs unchanged since) or ``off``."""
@@ -564,7 +564,7 @@ def step_publish(run_index: int = 0, config: str = "", cache: str = "cold") -> N
     if cache == "cold" and cache_dir.exists():
         shutil.rmtree(cache_dir)
     env = {**os.environ, "CSC_INPUT_CACHE": "off" if cache == "off" else str(cache_dir)}
-    cmd = [sys.executable, "-m", "helpers.publish", "--config", str(config_path), "--out", str(out)]
+    cmd = [sys.executable, "-m", "helpers.publishing.run", "--config", str(config_path), "--out", str(out)]
     before = rss_mb()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

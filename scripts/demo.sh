@@ -9,5 +9,5 @@ if [ ! -f data/demo/council.json ]; then
   .venv/bin/python -m helpers.demo --out data/demo
 fi
 echo "== publishing the demo reports"
-.venv/bin/python -m helpers.publish --config configs/demo.toml --out reports "$@"
+.venv/bin/python -m helpers.publishing --config configs/demo.toml --out reports "$@"
 echo "== done: open reports/index.html"

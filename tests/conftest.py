@@ -11,6 +11,27 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 SHARED_SPECS = REPO_ROOT.parent / "shared" / "specs"
 
 
+def git_status() -> str | None:
+    """``git status --porcelain`` of the repository (None outside a git checkout)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True,
+                              timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+#: The working tree's status when the session started (tests/test_zz_clean_checkout.py compares).
+STATUS_AT_START: str | None = None
+
+
+def pytest_sessionstart(session):
+    global STATUS_AT_START
+    STATUS_AT_START = git_status()
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
@@ -58,7 +79,7 @@ def demo_config(demo_dir, tmp_path_factory) -> Path:
 def demo_published(demo_config, tmp_path_factory) -> Path:
     """The demo month published once per session (every report of configs/demo.toml, with PDFs);
     returns the output folder (``reports/``). Shared by the browser, attack and PDF tests."""
-    from helpers import publish
+    from helpers.publishing import run as publish
 
     out = tmp_path_factory.mktemp("published") / "reports"
     assert publish.main(["--config", str(demo_config), "--month", "2026-10", "--out", str(out), "--pdf"]) == 0

@@ -267,7 +267,7 @@ REC_LEAVES_CARE: frozenset[str] = frozenset(REASONS_EPISODE_CEASED) - {"X1"}
 
 CIN_CATEGORY_903: dict[str, str] = {k: v for k, v in PRIMARY_NEED_CODES.items() if k not in ("N9", "N0")}
 
-#: SSDA903 SEX codes to 2023-24 (from 2024-25: M/F/U; see ``helpers.specs``).
+#: SSDA903 SEX codes to 2023-24 (from 2024-25: M/F/U; see ``helpers.readers.specs``).
 SEX_903: dict[str, str] = {"1": "Male", "2": "Female"}
 
 MISSING_TYPES: dict[str, str] = {"M": "Missing", "A": "Away from placement without authorisation"}

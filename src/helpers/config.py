@@ -61,7 +61,7 @@ def load_config(config_path: str | Path) -> dict[str, Any]:
 
 
 def _default_notebooks(root: Path) -> Path:
-    """The report notebooks used when ``[publish] notebooks`` is not set (as helpers.publish)."""
+    """The report notebooks used when ``[publish] notebooks`` is not set (as helpers.publishing.run)."""
     return root / "notebooks" if (root / "notebooks").is_dir() else Path(__file__).resolve().parents[2] / "notebooks"
 
 

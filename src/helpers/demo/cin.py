@@ -27,7 +27,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from .. import codes, specs
+from helpers import codes
+from helpers.readers import specs
 
 EPOCH = np.datetime64("1970-01-01", "D")
 FRONT_DOOR_CHANGE = date(2024, 4, 1)
@@ -439,7 +440,7 @@ def cin_details_xml(ref: pd.DataFrame, cutoff: float, year_start: float = -np.in
 
 def _sex_in_year_form(openings: np.ndarray, year: int) -> np.ndarray:
     """The openings' ``<GenderCurrent>`` (0/1/2/9) as the year's specification has it: unchanged
-    to 2023-24, ``<Sex>`` M/F/U from 2024-25 (``helpers.specs``)."""
+    to 2023-24, ``<Sex>`` M/F/U from 2024-25 (``helpers.readers.specs``)."""
     if specs.cin_spec(year).sex_element == "GenderCurrent":
         return openings
     s = pd.Series(openings, dtype=object)

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import codes, specs
+from helpers import codes
+from helpers.readers import specs
 from .cin import birthday, day, dmy, eighteenth_birthday, upn
 from .faults import pick_faults
 from .ssda903_tables import write_other_tables

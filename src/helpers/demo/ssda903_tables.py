@@ -2,7 +2,7 @@
 
 Reviews, OC2 (outcomes of children looked after 12 months), OC3 (care leavers), AD1
 (adoptions), placed for adoption, previous permanence and, from 2023-24, social worker
-episodes: each written in the year's columns (``helpers.specs.ssda903_tables``) so that no
+episodes: each written in the year's columns (``helpers.readers.specs.ssda903_tables``) so that no
 validator rule is skipped for want of a table. Values are plausible, not modelled: the
 analyses read only reviews and OC3. Random draws use their own generator (seeded per year),
 so adding these tables changes nothing else in the demo.
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import specs
+from helpers.readers import specs
 from .cin import birthday, day, dmy
 
 

@@ -10,8 +10,8 @@ It also holds a **committed, trimmed national snapshot** (``snapshot/``) of what
 for every English local authority, region and England, for every year published: CIN referrals and
 re-referrals (table C1), children looked after numbers and rates, location and distance of placements
 (31 March and new placements in the year) and placement stability. Each snapshot file keeps the
-Explore Education Statistics (EES) layout, so the same readers (:mod:`helpers.dfe_stats`,
-:mod:`helpers.dfe_cla_stats`) read the snapshot and the full published files. The snapshot is
+Explore Education Statistics (EES) layout, so the same readers (:mod:`helpers.reference.dfe_stats`,
+:mod:`helpers.reference.dfe_cla_stats`) read the snapshot and the full published files. The snapshot is
 rebuilt from the files as published by::
 
     python -m helpers.reference build --from DIR      # DIR holds the published files
@@ -23,8 +23,32 @@ A council config points at a snapshot table with ``"reference:NAME"`` (see :func
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+#: The readers of reference data in this subpackage. Their public names are importable from here
+#: (``from helpers.reference import read_lsoa_ward_lookup``); modules load on first use.
+MODULES = ("geography", "postcodes", "deprivation", "dfe_stats", "dfe_cla_stats", "benchmarks", "build")
+
+
+def __getattr__(name: str):
+    if name in MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if not name.startswith("_"):
+        for module_name in MODULES:
+            module = importlib.import_module(f"{__name__}.{module_name}")
+            if name in vars(module):
+                return vars(module)[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    names = set(globals()) | set(MODULES)
+    for module_name in MODULES:
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        names |= {n for n in vars(module) if not n.startswith("_")}
+    return sorted(names)
 
 #: Folder of the committed snapshot (installed with the package).
 SNAPSHOT_DIR = Path(__file__).resolve().parent / "snapshot"

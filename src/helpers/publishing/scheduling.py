@@ -1,0 +1,304 @@
+"""Run a publishing run's notebooks side by side where the machine allows, in a fixed order on paper.
+
+:func:`plan_run` decides, from the council config, how many notebooks may run at once and which
+report must finish before another starts; :func:`run_scheduled` runs them; :func:`run_notebook`
+executes one notebook in its own process (so its peak memory can be measured and a crash or
+an out-of-memory kill cannot take the publishing run down with it).
+
+Config (``[publish]``, all optional)::
+
+    workers = "auto"             # notebooks at once: "auto" = the number of CPU cores (at most
+                                 # the number of reports); 1 runs them one after another
+    notebook_memory_mb = 2000    # memory a notebook may need when no earlier run measured it
+    after = { re_referrals = ["locality_sizing"] }   # reports that must finish first
+
+Without ``after``, dependencies are inferred from ``run:REPORT/...`` inputs (tables published
+earlier in the same run, see :func:`helpers.config.resolve_input`): a ``run:X/...`` value in
+config table ``T`` makes the report named like ``T`` (ignoring ``_``, ``-`` and case, e.g.
+``[rereferrals]`` -> ``re_referrals``) wait for ``X``; when no report is named like ``T``,
+every report listed after ``X`` waits for it.
+
+Memory: a notebook starts only while the memory the operating system reports as available
+(``MemAvailable``, Linux) covers its own need plus the need of every notebook still running.
+A notebook's need is its peak memory in the latest earlier run recorded in a manifest under
+the output folder (plus a fifth), else ``notebook_memory_mb``. The first notebook always
+starts. Where available memory cannot be read, only ``workers`` limits the run.
+
+Logs stay in the order of ``[publish] reports``: each report's lines are printed once it and
+every report before it have finished. The manifest lists reports in that order too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+DEFAULT_NOTEBOOK_MB = 2000.0
+MEMORY_MARGIN = 1.2
+
+
+@dataclass
+class Plan:
+    workers: int
+    after: dict[str, set[str]] = field(default_factory=dict)
+    memory_mb: dict[str, float] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        deps = "; ".join(f"{r} after {', '.join(sorted(d))}" for r, d in self.after.items() if d)
+        return f"up to {self.workers} notebook(s) at a time" + (f" ({deps})" if deps else "")
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _run_references(table: Any, path: tuple[str, ...] = ()):
+    """(top-level table, referenced report) for every ``run:REPORT/...`` string in the config."""
+    if isinstance(table, dict):
+        for key, value in table.items():
+            if isinstance(key, str) and key.startswith("_"):
+                continue
+            yield from _run_references(value, path + (str(key),))
+    elif isinstance(table, (list, tuple)):
+        for value in table:
+            yield from _run_references(value, path)
+    elif isinstance(table, str) and table.startswith("run:"):
+        target = table[len("run:"):].split("/", 1)[0]
+        if path and target:
+            yield path[0], target
+
+
+#: Reports whose notebooks read other reports' tables from the same run by design (not through a
+#: ``run:`` config value): they wait for those reports whenever both are in the run.
+BUILT_IN_AFTER = {"savings_summary": ("locality_sizing", "placement_sufficiency")}
+
+
+def dependencies(cfg: dict[str, Any], reports: list[str]) -> dict[str, set[str]]:
+    """Which reports must finish before each report starts (see the module docstring)."""
+    after: dict[str, set[str]] = {r: set() for r in reports}
+    for report, needs in BUILT_IN_AFTER.items():
+        if report in after:
+            after[report] |= {n for n in needs if n in after}
+    explicit = cfg.get("publish", {}).get("after")
+    if isinstance(explicit, dict):
+        for report, needs in explicit.items():
+            if report in after:
+                after[report] = {n for n in ([needs] if isinstance(needs, str) else needs) if n in after and n != report}
+    for table, target in _run_references({k: v for k, v in cfg.items() if k != "publish"}):
+        if target not in after:
+            continue
+        named = [r for r in reports if _norm(r) == _norm(table)]
+        waiting = named or reports[reports.index(target) + 1:]
+        for r in waiting:
+            if r != target and not (isinstance(explicit, dict) and r in explicit):
+                after[r].add(target)
+    return after
+
+
+def previous_peaks(out: Path) -> dict[str, float]:
+    """Each report's kernel peak memory (MB) in the latest manifest under ``out`` that has it."""
+    peaks: dict[str, float] = {}
+    manifests = sorted(out.glob("*/manifest.json"), key=lambda p: p.stat().st_mtime, reverse=True) if out.is_dir() else []
+    for path in manifests:
+        try:
+            reports = json.loads(path.read_text(encoding="utf-8")).get("reports", {})
+        except (OSError, ValueError):
+            continue
+        for name, info in reports.items():
+            if name not in peaks and isinstance(info, dict) and info.get("peak_rss_mb"):
+                peaks[name] = float(info["peak_rss_mb"])
+    return peaks
+
+
+def plan_run(cfg: dict[str, Any], reports: list[str], out: Path) -> Plan:
+    publish = cfg.get("publish", {})
+    workers = publish.get("workers", "auto")
+    if workers in ("auto", "", None, 0):
+        workers = os.cpu_count() or 1
+    try:
+        workers = max(1, min(int(workers), len(reports)))
+    except (TypeError, ValueError):
+        from helpers.publishing.run import PublishError
+
+        raise PublishError(f"[publish] workers must be a whole number or \"auto\", got {workers!r}") from None
+    default = float(publish.get("notebook_memory_mb", DEFAULT_NOTEBOOK_MB))
+    peaks = previous_peaks(out)
+    memory = {r: peaks[r] * MEMORY_MARGIN if r in peaks else default for r in reports}
+    return Plan(workers=workers, after=dependencies(cfg, reports), memory_mb=memory)
+
+
+def available_mb() -> float | None:
+    """Memory available for new work (``MemAvailable`` in /proc/meminfo), or None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+# ----------------------------------------------------------------------------------------
+# One notebook in its own process
+# ----------------------------------------------------------------------------------------
+_PROCS: dict[int, subprocess.Popen] = {}
+_PROCS_LOCK = threading.Lock()
+
+
+def _now() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def run_notebook(notebook: Path, executed: Path, parameters: dict[str, Any], kernel: str, cwd: Path,
+                 env: dict[str, str], log_path: Path) -> dict[str, Any]:
+    """Execute ``notebook`` with papermill in a child process; returns seconds, start and finish
+    times, the peak memory of the process and the kernel it ran (MB, where measurable) and
+    ``error`` (a message naming the notebook and cell) when it failed."""
+    request = log_path.with_suffix(".request.json")
+    result_path = log_path.with_suffix(".result.json")
+    request.write_text(json.dumps({"notebook": str(notebook), "executed": str(executed), "parameters": parameters,
+                                   "kernel": kernel, "cwd": str(cwd), "result": str(result_path)}), encoding="utf-8")
+    started, clock = _now(), time.perf_counter()
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from helpers.publishing.scheduling import worker_main; sys.exit(worker_main(sys.argv[1]))", str(request)],
+            stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=str(cwd))
+        with _PROCS_LOCK:
+            _PROCS[proc.pid] = proc
+        peak = None
+        try:
+            if hasattr(os, "wait4"):
+                _, status, usage = os.wait4(proc.pid, 0)
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                # Linux: the largest of the process and its reaped descendants (the kernel), in KiB
+                peak = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+            else:
+                proc.wait()
+        finally:
+            with _PROCS_LOCK:
+                _PROCS.pop(proc.pid, None)
+    outcome: dict[str, Any] = {"started": started, "finished": _now(), "seconds": time.perf_counter() - clock,
+                               "peak_rss_mb": round(peak, 1) if peak else None}
+    if result_path.is_file():
+        outcome.update(json.loads(result_path.read_text(encoding="utf-8")))
+    else:
+        tail = log_path.read_text(encoding="utf-8", errors="replace")[-3000:] if log_path.is_file() else ""
+        killed = " (killed: out of memory?)" if proc.returncode in (-9, 137) else ""
+        outcome["error"] = (f"notebook {notebook.name}: the process running it stopped with status {proc.returncode}{killed} "
+                            f"before it finished.\n{tail}")
+    return outcome
+
+
+def worker_main(request_path: str) -> int:
+    """Child-process side of :func:`run_notebook`."""
+    from helpers.publishing import run as publish
+
+    req = json.loads(Path(request_path).read_text(encoding="utf-8"))
+    notebook, executed = Path(req["notebook"]), Path(req["executed"])
+    result: dict[str, Any] = {}
+    try:
+        publish.execute(notebook, executed, req["parameters"], req["kernel"], Path(req["cwd"]))
+    except Exception as exc:  # noqa: BLE001 - every failure is reported the same way
+        result["error"] = publish.describe_failure(exc, notebook, executed)
+    Path(req["result"]).write_text(json.dumps(result), encoding="utf-8")
+    return 0
+
+
+def stop_all() -> None:
+    """Stop every notebook process still running (after another notebook failed)."""
+    with _PROCS_LOCK:
+        procs = list(_PROCS.values())
+    for proc in procs:
+        try:
+            proc.kill()
+        except OSError:
+            pass
+
+
+# ----------------------------------------------------------------------------------------
+# The scheduler
+# ----------------------------------------------------------------------------------------
+def run_scheduled(reports: list[str], start: Callable[[str], dict[str, Any]],
+                  finish: Callable[[str, dict[str, Any]], list[str]], plan: Plan, log=print,
+                  available: Callable[[], float | None] = available_mb) -> list[str]:
+    """Run ``start(name)`` for every report (at most ``plan.workers`` at once, dependencies
+    first, memory permitting), then ``finish(name, outcome)`` in this thread as each one
+    ends. Log lines come out in the order of ``reports``. Returns the order reports started
+    in. The first failure is raised once the notebooks still running have been stopped."""
+    from helpers.publishing.run import PublishError
+
+    missing = {r: sorted(d - set(reports)) for r, d in plan.after.items() if d - set(reports)}
+    if missing:
+        raise PublishError(f"reports wait for reports not in this run: {missing}")
+    if len(reports) > 1:
+        log(f"  running {len(reports)} notebooks, {plan.describe()}")
+    pending = list(reports)
+    running: dict[str, Any] = {}
+    finished: set[str] = set()
+    blocks: dict[str, list[str]] = {}
+    failures: dict[str, BaseException] = {}
+    started_order: list[str] = []
+    flushed = 0
+
+    def flush() -> None:
+        nonlocal flushed
+        while flushed < len(reports) and reports[flushed] in blocks:
+            for line in blocks[reports[flushed]]:
+                log(line)
+            flushed += 1
+
+    with ThreadPoolExecutor(max_workers=max(1, plan.workers)) as pool:
+        while pending or running:
+            for name in list(pending):
+                if failures or len(running) >= plan.workers:
+                    break
+                if not plan.after.get(name, set()) <= finished:
+                    continue
+                if running:
+                    free = available()
+                    need = plan.memory_mb.get(name, DEFAULT_NOTEBOOK_MB) + sum(plan.memory_mb.get(r, DEFAULT_NOTEBOOK_MB) for r in running)
+                    if free is not None and free < need:
+                        continue
+                pending.remove(name)
+                started_order.append(name)
+                running[name] = (pool.submit(start, name), time.strftime("%H:%M:%S"))
+            if not running:
+                if pending and not failures:
+                    raise PublishError(f"cannot start {', '.join(pending)}: waiting for reports that cannot run")
+                break
+            done, _ = wait([f for f, _ in running.values()], timeout=5 if pending else None, return_when=FIRST_COMPLETED)
+            for name in [n for n, (f, _) in running.items() if f in done]:
+                future, at = running.pop(name)
+                lines = [f"  running {name}.ipynb (started {at})"]
+                if failures:  # stopped because another report failed: not a failure of its own
+                    lines.append(f"  {name}: stopped (another report failed)")
+                    blocks[name] = lines
+                    continue
+                try:
+                    lines += finish(name, future.result())
+                    finished.add(name)
+                except BaseException as exc:  # noqa: BLE001 - re-raised below, after the others stopped
+                    failures[name] = exc
+                    lines.append(f"  {name}: failed")
+                    stop_all()
+                blocks[name] = lines
+            if failures:
+                for name in pending:
+                    blocks[name] = [f"  {name}: not run (another report failed)"]
+                pending.clear()
+            flush()
+    flush()
+    if failures:
+        raise next(iter(failures.values()))  # the first to fail; the others were stopped because of it
+    return started_order

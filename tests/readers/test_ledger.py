@@ -1,0 +1,86 @@
+"""Tests for helpers.readers.ledger: counts, issues, merge, reconciliation and ReaderError messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers.readers.ledger import Ledger, ReaderError
+
+
+def test_summary_counts_read_used_repaired_excluded():
+    led = Ledger()
+    led.add_read("a.csv", 5)
+    led.exclude("a.csv", 3, "CHILD missing", "CHILD", "blank")
+    led.exclude_rows("a.csv", [4, 6], "DECOM missing", "DECOM", "blank")
+    # two repairs on line 2 count as one repaired row; line 5 is a second row
+    led.repair("a.csv", 2, "PLACE code not valid", "PLACE", "ZZ")
+    led.repair("a.csv", 2, "REC without DEC", "REC", "E11")
+    led.repair_rows("a.csv", [5], "LS code not recognised", "LS", ["Q9"])
+    led.add_used("a.csv", 2)
+    summ = led.summary().set_index("source")
+    # hand count: read 5; excluded lines 3, 4, 6 = 3; used 2; repaired rows {2, 5} = 2
+    assert summ.loc["a.csv"].to_dict() == {"rows_read": 5, "rows_used": 2, "rows_repaired": 2, "rows_excluded": 3}
+    led.check_reconciles()
+
+
+def test_repaired_then_excluded_row_counts_only_as_excluded():
+    led = Ledger()
+    led.add_read("e.csv", 2)
+    led.repair("e.csv", 2, "DEC not a date: treated as open", "DEC", "x")
+    led.exclude("e.csv", 2, "duplicate: superseded by later collection year", "DECOM", "2024")
+    led.add_used("e.csv", 1)
+    summ = led.summary().set_index("source")
+    assert summ.loc["e.csv", "rows_repaired"] == 0
+    assert summ.loc["e.csv", "rows_excluded"] == 1
+
+
+def test_check_reconciles_fails_when_a_row_is_lost():
+    led = Ledger()
+    led.add_read("b.csv", 4)
+    led.add_used("b.csv", 2)
+    led.exclude("b.csv", 5, "CHILD missing", "CHILD", "blank")
+    # 4 read != 2 used + 1 excluded
+    with pytest.raises(AssertionError, match=r"b.csv: read 4 != used 2 \+ excluded 1"):
+        led.check_reconciles()
+
+
+def test_issues_columns_and_row_numbers():
+    led = Ledger()
+    led.add_read("x.xml:referrals", 2)
+    led.exclude("x.xml:referrals", 17, "referral date missing", "CINreferralDate", "blank")
+    led.add_used("x.xml:referrals", 1)
+    issues = led.issues()
+    assert list(issues.columns) == ["source", "row", "rule", "field", "action", "detail"]
+    assert issues.loc[0, "row"] == 17 and issues.loc[0, "action"] == "excluded"
+    assert Ledger().issues().empty
+
+
+def test_merge_adds_counts_and_issues_without_changing_inputs():
+    a, b = Ledger(), Ledger()
+    a.add_read("s", 3); a.add_used("s", 2); a.exclude("s", 4, "r1", None, "d")
+    b.add_read("s", 2); b.add_used("s", 2)
+    b.add_read("t", 1); b.exclude("t", 2, "r2", "F", "d")
+    merged = a.merge(b)
+    summ = merged.summary().set_index("source")
+    # s: read 3+2=5, used 2+2=4, excluded 1; t: read 1, excluded 1
+    assert summ.loc["s", ["rows_read", "rows_used", "rows_excluded"]].tolist() == [5, 4, 1]
+    assert summ.loc["t", ["rows_read", "rows_used", "rows_excluded"]].tolist() == [1, 0, 1]
+    merged.check_reconciles()
+    assert a.summary().set_index("source").loc["s", "rows_read"] == 3
+
+
+def test_by_rule_counts_without_row_numbers():
+    led = Ledger()
+    led.add_read("a", 3)
+    led.exclude_rows("a", [2, 3], "CHILD missing", "CHILD", "blank")
+    led.repair("a", 4, "LS code not recognised", "LS", "Q")
+    table = led.by_rule()
+    assert "row" not in table.columns
+    assert dict(zip(table["rule"], table["rows"])) == {"CHILD missing": 2, "LS code not recognised": 1}
+
+
+def test_reader_error_names_file_place_field_and_expectation():
+    err = ReaderError("episodes.csv", "line 1", "DECOM", "required column missing")
+    assert str(err) == "episodes.csv, line 1, field DECOM: required column missing"
+    assert isinstance(err, ValueError)
+    assert str(ReaderError("a.xml", "line 3", None, "x")) == "a.xml, line 3: x"
