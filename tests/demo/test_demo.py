@@ -430,3 +430,14 @@ def test_903_episodes_follow_the_dfe_rules_the_generator_models(demo_dir):
         m = mis.assign(ms=ms, me=me).sort_values(["CHILD", "ms"])
         prev_end = m.groupby("CHILD")["me"].shift()
         assert not (prev_end.notna() & (m["ms"] <= prev_end)).any(), y   # one at a time
+
+
+def test_no_census_referral_before_birth(demo_dir):
+    """A front-door duplicate (1-5 days before a real referral) never falls before the child's
+    birth: the census holds born children only (CIN rule 8520: birth date after the census end)."""
+    for y in YEARS:
+        doc = etree.parse(str(demo_dir / "cin" / f"CIN_census_{y}.xml"))
+        for child in doc.iter("Child"):
+            dob = child.findtext("ChildIdentifiers/PersonBirthDate")
+            assert dob <= f"{y}-03-31", (y, child.findtext("ChildIdentifiers/LAchildID"))
+            assert all(d.findtext("CINreferralDate") >= dob for d in child.iter("CINdetails"))

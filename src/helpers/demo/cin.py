@@ -200,6 +200,8 @@ def simulate_cin(geo, rng: np.random.Generator, sim_start: date, as_at: date, sc
     dup = after & (rng.uniform(size=len(referrals)) < FRONT_DOOR_DUPLICATE_RATE)
     k_all = rng.integers(1, 6, len(referrals))
     dup &= referrals["referral_day"].to_numpy() - k_all > prev_close
+    # ... and never before the child's birth (CIN rule 8520: the census has no unborn children here)
+    dup &= referrals["referral_day"].to_numpy() - k_all > dob[referrals["child_idx"].to_numpy()]
     src = referrals[dup]
     k = k_all[dup]
     dups = _blank_like(src)
