@@ -23,3 +23,33 @@ monkeypatches imports the module (``helpers.rereferrals.measure``).
 """
 
 __version__ = "0.1.0"
+
+
+def lazy_exports(package: str, modules: tuple[str, ...]):
+    """``__getattr__`` and ``__dir__`` for a subpackage that re-exports its modules' public names.
+
+    Asking the re-referrals subpackage for ``rereferral_rates`` loads its ``measure`` module on first use
+    and returns the function; a module name returns the module. Private names are not re-exported.
+    """
+    import importlib
+
+    def _modules():
+        for name in modules:
+            yield importlib.import_module(f"{package}.{name}")
+
+    def __getattr__(name: str):
+        if name in modules:
+            return importlib.import_module(f"{package}.{name}")
+        if not name.startswith("_"):
+            for module in _modules():
+                if name in vars(module):
+                    return vars(module)[name]
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        names = set(importlib.import_module(package).__dict__) | set(modules)
+        for module in _modules():
+            names |= {n for n in vars(module) if not n.startswith("_")}
+        return sorted(names)
+
+    return __getattr__, __dir__

@@ -242,7 +242,7 @@ def test_fresh_clone_without_shared_folder_has_benchmarks(tmp_path):
     assert not (clone.parent / "shared").exists()
     script = (
         "import tomllib, pathlib, helpers, helpers.reference as r\n"
-        "from helpers import dfe_stats, dfe_cla_stats\n"
+        "from helpers.reference import dfe_stats, dfe_cla_stats\n"
         "assert pathlib.Path(helpers.__file__).resolve().is_relative_to(pathlib.Path.cwd().resolve()), helpers.__file__\n"
         "cfg = tomllib.loads(pathlib.Path('configs/demo.toml').read_text())\n"
         "c1 = dfe_stats.read_c1(r.resolve(cfg['rereferrals']['dfe_c1'], '.'))\n"

@@ -6,25 +6,9 @@ module itself (``helpers.localities.model``). Modules load on first use.
 """
 from __future__ import annotations
 
-import importlib
+from helpers import lazy_exports
 
 MODULES = ('model',)
 
 
-def __getattr__(name: str):
-    if name in MODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    if not name.startswith("_"):
-        for module_name in MODULES:
-            module = importlib.import_module(f"{__name__}.{module_name}")
-            if name in vars(module):
-                return vars(module)[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    names = set(globals()) | set(MODULES)
-    for module_name in MODULES:
-        module = importlib.import_module(f"{__name__}.{module_name}")
-        names |= {n for n in vars(module) if not n.startswith("_")}
-    return sorted(names)
+__getattr__, __dir__ = lazy_exports(__name__, MODULES)

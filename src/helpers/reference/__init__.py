@@ -23,32 +23,17 @@ A council config points at a snapshot table with ``"reference:NAME"`` (see :func
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from helpers import lazy_exports
 
 #: The readers of reference data in this subpackage. Their public names are importable from here
 #: (``from helpers.reference import read_lsoa_ward_lookup``); modules load on first use.
 MODULES = ("geography", "postcodes", "deprivation", "dfe_stats", "dfe_cla_stats", "benchmarks", "build")
 
 
-def __getattr__(name: str):
-    if name in MODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    if not name.startswith("_"):
-        for module_name in MODULES:
-            module = importlib.import_module(f"{__name__}.{module_name}")
-            if name in vars(module):
-                return vars(module)[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    names = set(globals()) | set(MODULES)
-    for module_name in MODULES:
-        module = importlib.import_module(f"{__name__}.{module_name}")
-        names |= {n for n in vars(module) if not n.startswith("_")}
-    return sorted(names)
+__getattr__, __dir__ = lazy_exports(__name__, MODULES)
 
 #: Folder of the committed snapshot (installed with the package).
 SNAPSHOT_DIR = Path(__file__).resolve().parent / "snapshot"
