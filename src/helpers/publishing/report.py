@@ -203,11 +203,6 @@ class Report:
             path = self.output_dir / "summary.json"
             path.write_text(json.dumps(self._summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
-    @property
-    def headline(self) -> dict[str, Any]:
-        """The summary so far (a copy), as it is or would be written to ``summary.json``."""
-        return dict(self._summary)
-
     # -- what members read first -------------------------------------------------------
     def headline(self, markdown_text: str) -> None:
         """Show the report's headline: 3-5 plain sentences with the key numbers and their direction.

@@ -140,6 +140,26 @@ def _workbook_frames(path: Path) -> list[pd.DataFrame]:
     return frames
 
 
+def iod_files(path, choose, expected: str) -> list[Path]:
+    """The files an IoD reader reads: ``path`` itself, each of a list, or ``choose(folder)`` for a folder.
+
+    Refuses, naming the path, a folder where ``choose`` finds nothing (``expected`` says what it looks
+    for) and a file that does not exist.
+    """
+    if isinstance(path, (str, Path)) and Path(path).is_dir():
+        paths = choose(Path(path))
+        if not paths:
+            raise ReaderError(str(path), "folder", None, expected)
+    elif isinstance(path, (str, Path)):
+        paths = [Path(path)]
+    else:
+        paths = [Path(p) for p in path]
+    for p in paths:
+        if not p.is_file():
+            raise ReaderError(str(p), "file", None, "file not found")
+    return paths
+
+
 def read_iod_2025(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
     """Read IoD2025 (2021 LSOAs) as MHCLG publishes it.
 
@@ -154,21 +174,14 @@ def read_iod_2025(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
     from helpers.reference.geography import IOD_COLUMNS, idaci_percentile_from_rank
 
     ed = EDITIONS[2025]
-    if isinstance(path, (str, Path)) and Path(path).is_dir():
-        folder = Path(path)
+
+    def choose(folder: Path) -> list[Path]:
         paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".csv", ".xlsx"))
-        file7 = [p for p in paths if p.name.lower().startswith("file_7")]
-        paths = file7 or paths
-        if not paths:
-            raise ReaderError(str(folder), "folder", None, "IoD2025 File 7 (CSV) or File 1/3 workbooks")
-    elif isinstance(path, (str, Path)):
-        paths = [Path(path)]
-    else:
-        paths = [Path(p) for p in path]
+        return [p for p in paths if p.name.lower().startswith("file_7")] or paths
+
     frames = []
+    paths = iod_files(path, choose, "IoD2025 File 7 (CSV) or File 1/3 workbooks")
     for p in paths:
-        if not p.is_file():
-            raise ReaderError(str(p), "file", None, "file not found")
         if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
             got = _workbook_frames(p)
         else:

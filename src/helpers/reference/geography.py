@@ -137,20 +137,13 @@ def read_iod(path: str | Path | Sequence[str | Path], edition: int | str | None 
                           f"IoD{deprivation.EDITION_BY_VINTAGE[vintage]} on {vintage} LSOAs; set [geography] iod_edition to match")
     if wanted == 2025:
         return deprivation.read_iod_2025(path)
-    if isinstance(path, (str, Path)) and Path(path).is_dir():
-        folder = Path(path)
+    def choose(folder: Path) -> list[Path]:
         csvs = sorted(folder.glob("*.csv"))
-        paths: list[Path] = csvs[:1] if csvs else sorted(folder.glob("File_*.xlsx"))
-        if not paths:
-            raise ReaderError(str(folder), "folder", None, "an IoD2019 CSV or File_*.xlsx workbooks")
-    elif isinstance(path, (str, Path)):
-        paths = [Path(path)]
-    else:
-        paths = [Path(p) for p in path]
+        return csvs[:1] if csvs else sorted(folder.glob("File_*.xlsx"))
+
     frames = []
+    paths = deprivation.iod_files(path, choose, "an IoD2019 CSV or File_*.xlsx workbooks")
     for p in paths:
-        if not p.is_file():
-            raise ReaderError(str(p), "file", None, "file not found")
         if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
             frames.append(_read_iod_workbook(p))
         else:
