@@ -640,7 +640,7 @@ def sensitivity_table(referrals: pd.DataFrame, period_start, period_end,
     Inputs: the ``referrals`` table (all supplied years); the reporting period (dates,
     inclusive); ``definitions`` (default :func:`alternative_definitions`, the first taken
     as the reference). ``open_source``: optionally, the referrals of the council's own
-    case-management extract (e.g. :func:`helpers.case_extracts.read_flat_referrals`), which
+    case-management extract (e.g. :func:`helpers.readers.case_extracts.read_flat_referrals`), which
     holds the referrals received while a case was still open. The CIN census cannot hold
     those (the DfE forbids overlapping episodes), so on census data a definition that leaves
     them out (``exclude_open``) changes nothing; with ``open_source`` such definitions are
