@@ -2,7 +2,11 @@
 # Validator conformance: run the DfE validators' own rules (Data to Insight's PyPI packages
 # csc-validator-be-cin 0.1.13 and csc-validator-be-903 0.1.17) over a fresh demo council.
 #
-#   bash scripts/conformance.sh [OUT_DIR] [SEED]
+#   bash scripts/conformance.sh [OUT_DIR] [SEED] [FAULTS] [SCALE]
+#
+# FAULTS (default none) and SCALE (default 1) are passed to the generator: `none` must leave only
+# the allow-listed rules; `normal`/`high` inject the faults of helpers/demo/faults.py, each of which
+# should trip its rule (tests/test_conformance.py).
 #
 # The validators pin pandas<2 and numpy<1.25, so they live in their own virtual environment,
 # .venv-validators/ (Python 3.9-3.11; created here with `python3 -m venv`, re-created only
@@ -14,6 +18,8 @@ cd "$(dirname "$0")/.."
 
 OUT="${1:-build/conformance}"
 SEED="${2:-1}"
+FAULTS="${3:-none}"
+SCALE="${4:-1}"
 VENV="${CONFORMANCE_VENV:-.venv-validators}"
 PINS='csc-validator-be-cin==0.1.13 csc-validator-be-903==0.1.17 pandas<2 numpy<1.25 pytest'
 
@@ -43,7 +49,7 @@ fi
 bash scripts/bootstrap.sh
 mkdir -p "$OUT"
 rm -rf "$OUT/demo"
-echo "== generating the demo council (seed $SEED, scale 1, faults none) into $OUT/demo"
-.venv/bin/python -m helpers.demo --out "$OUT/demo" --seed "$SEED" --scale 1 --faults none
+echo "== generating the demo council (seed $SEED, scale $SCALE, faults $FAULTS) into $OUT/demo"
+.venv/bin/python -m helpers.demo --out "$OUT/demo" --seed "$SEED" --scale "$SCALE" --faults "$FAULTS"
 echo "== running the validators"
 "$VENV/bin/python" scripts/conformance_run.py "$OUT/demo" "$OUT/rules.csv"

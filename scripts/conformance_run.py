@@ -206,12 +206,18 @@ def lac_rows(folder: Path, year: int, la_code: str = "E09000027") -> list[dict]:
     registry = importlib.import_module(f"lac_validator.rules.{ruleset}").registry
     rows: list[dict] = []
     files = []
-    for p in sorted(folder.glob("*.csv")):
-        f = dict(name=p.name, description="This year", file_content=p.read_bytes())
+    # the previous collection year's files too ("Prev year"), so that the rules comparing the two
+    # years run (they are skipped without them)
+    prev = folder.parent / str(year - 1)
+    uploads = [(p, "This year") for p in sorted(folder.glob("*.csv"))]
+    uploads += [(p, "Prev year") for p in sorted(prev.glob("*.csv"))] if prev.is_dir() else []
+    for p, description in uploads:
+        f = dict(name=p.name, description=description, file_content=p.read_bytes())
         try:
             read_from_text([f])
         except Exception as exc:  # the validator refuses this file: report it and go on without it
-            rows.append({"return": "SSDA903", "collection_year": year, "ruleset": ruleset, "rule": f"upload:{p.name}",
+            rows.append({"return": "SSDA903", "collection_year": year, "ruleset": ruleset,
+                         "rule": f"upload:{p.name}" if description == "This year" else f"upload:last year's {p.name}",
                          "kind": "upload", "locations": 1, "message": str(exc)[:300]})
             continue
         files.append(f)
@@ -261,14 +267,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("data_dir", type=Path)
     ap.add_argument("out_csv", type=Path)
     ap.add_argument("--chunk", type=int, default=2500, help="children per CIN validator call")
+    ap.add_argument("--returns", default="cin,903", help="which returns to validate (cin, 903 or both)")
     args = ap.parse_args(argv)
+    which = set(args.returns.lower().split(","))
     rows: list[dict] = []
-    for path in sorted((args.data_dir / "cin").glob("*.xml")):
+    for path in sorted((args.data_dir / "cin").glob("*.xml")) if "cin" in which else []:
         rows += cin_rows(path, args.chunk)
         print(f"validated {path.name}", file=sys.stderr)
     council = args.data_dir / "council.json"
     la_code = json.loads(council.read_text())["la_code"] if council.is_file() else "E09000027"
-    for folder in sorted((args.data_dir / "ssda903").iterdir()):
+    for folder in sorted((args.data_dir / "ssda903").iterdir()) if "903" in which else []:
         if folder.is_dir() and re.fullmatch(r"20\d\d", folder.name):
             rows += lac_rows(folder, int(folder.name), la_code)
             print(f"validated ssda903/{folder.name}", file=sys.stderr)

@@ -25,10 +25,20 @@ from helpers.demo.geography import demand_index, imd_score_from_rank
 YEARS = list(range(2022, 2028))
 
 
-def _read_flat(demo_dir: Path) -> pd.DataFrame:
+def _read_flat(demo_dir: Path, census_only: bool = False) -> pd.DataFrame:
+    """The flat referrals extract; ``census_only``: only the referrals the CIN census holds (the
+    extract also has those received while a case was open, which the census cannot hold)."""
     flat = pd.read_csv(demo_dir / "referrals_flat.csv", dtype=str, keep_default_na=False)
     flat["date"] = pd.to_datetime(flat["ReferralDate"], format="%d/%m/%Y")
     flat["year"] = np.where(flat["date"].dt.month >= 4, flat["date"].dt.year + 1, flat["date"].dt.year)
+    if census_only:
+        keys = set()
+        for y in YEARS:
+            doc = etree.parse(str(demo_dir / "cin" / f"CIN_census_{y}.xml"))
+            keys |= {(c.findtext("ChildIdentifiers/LAchildID"), d.findtext("CINreferralDate"))
+                     for c in doc.iter("Child") for d in c.iter("CINdetails")}
+        key = list(zip(flat["LAchildID"], flat["date"].dt.strftime("%Y-%m-%d")))
+        flat = flat[[k in keys for k in key]]
     return flat
 
 
@@ -152,7 +162,7 @@ def test_open_referral_appears_in_two_years(demo_dir):
 
 
 def test_national_like_referral_figures(demo_dir):
-    flat = _read_flat(demo_dir)
+    flat = _read_flat(demo_dir, census_only=True)  # national figures are from the census
     dedup = flat.drop_duplicates(["LAchildID", "ReferralDate"]).sort_values(["LAchildID", "date"])
     prev = dedup.groupby("LAchildID")["date"].shift()
     dedup["rereferral"] = prev.notna() & (dedup["date"] <= prev + pd.DateOffset(months=12))
@@ -175,7 +185,7 @@ def test_national_like_referral_figures(demo_dir):
 
 
 def test_rereferrals_rise_in_most_deprived_areas(demo_dir):
-    flat = _read_flat(demo_dir).drop_duplicates(["LAchildID", "ReferralDate"]).sort_values(["LAchildID", "date"])
+    flat = _read_flat(demo_dir, census_only=True).drop_duplicates(["LAchildID", "ReferralDate"]).sort_values(["LAchildID", "date"])
     prev = flat.groupby("LAchildID")["date"].shift()
     flat["rereferral"] = prev.notna() & (flat["date"] <= prev + pd.DateOffset(months=12))
     addr = pd.read_csv(demo_dir / "addresses/child_addresses.csv", dtype=str).drop_duplicates("LAchildID")
@@ -330,3 +340,104 @@ def test_generator_code_choices_are_in_the_code_lists():
 
     assert set(demo_cin.ASSESSMENT_FACTORS) <= set(codes.ASSESSMENT_FACTORS)
     assert set(demo_903.REASON_PLACE_CHANGE) <= set(codes.REASON_PLACE_CHANGE)
+
+
+def test_while_open_rows_join_the_open_case_by_hand():
+    """A referral received on day 150 while an episode (referred day 100, closed day 400, RC7)
+    is open: linked to that case, so it closes on day 400 with RC7 and has no modules."""
+    from helpers.demo import cin as cin_mod
+
+    ep = pd.DataFrame({"referral_day": [100.0], "source": ["6"], "need": ["N1"], "nfa": [False],
+                       "closure_day": [400.0], "reason": ["RC7"], "assess_start": [102.0], "factors": ["1C"],
+                       "cin_plan_start": [130.0], "cpp_start": [np.nan], "child_idx": [7], "lsoa_idx": [3],
+                       "generation": [2]})
+    rows = cin_mod._while_open_rows(np.random.default_rng(0), ep, np.array([150.0]))
+    r = rows.iloc[0]
+    assert (r["referral_day"], r["closure_day"], r["reason"], r["need"]) == (150.0, 400.0, "RC7", "N1")
+    assert (r["child_idx"], r["lsoa_idx"], r["generation"]) == (7, 3, 2)
+    assert bool(r["while_open"]) and not bool(r["front_door_duplicate"]) and not bool(r["nfa"])
+    assert np.isnan(r["assess_start"]) and np.isnan(r["cin_plan_start"]) and r["factors"] == ""
+    assert r["source"] in cin_mod.REFERRAL_SOURCE_SHARES
+
+
+def test_census_episodes_never_overlap_while_open_referrals_only_in_the_extract(demo_dir):
+    """The CIN census forbids overlapping episodes of a child (CIN rules 8820, 4014, 8815...):
+    no CINdetails starts before the child's previous one closed. Referrals received while a
+    case was open are in the flat referrals extract only, inside one of the child's episodes."""
+    episodes = []
+    for y in YEARS:
+        doc = etree.parse(str(demo_dir / "cin" / f"CIN_census_{y}.xml"))
+        episodes += [(c.findtext("ChildIdentifiers/LAchildID"), d.findtext("CINreferralDate"), d.findtext("CINclosureDate"))
+                     for c in doc.iter("Child") for d in c.iter("CINdetails")]
+    ep = pd.DataFrame(episodes, columns=["child", "ref", "close"])
+    # the latest file's copy of an episode (a closure only appears in later files); duplicate-referral
+    # faults are exact copies and collapse here
+    ep = ep.sort_values("close", na_position="first").drop_duplicates(["child", "ref"], keep="last")
+    ep = ep.sort_values(["child", "ref"]).reset_index(drop=True)
+    prev_close = ep.groupby("child")["close"].shift()
+    same = ep["child"].eq(ep["child"].shift())
+    overlapping = same & (prev_close.isna() | (prev_close >= ep["ref"]))
+    # an episode open in an earlier file whose closure date was dropped as an injected fault is the
+    # only allowed exception (faults.json missing_closure_date)
+    dropped = json.loads((demo_dir / "faults.json").read_text())["cin"]["missing_closure_date"]
+    assert overlapping.sum() <= dropped
+    flat = _read_flat(demo_dir)
+    flat["ref"] = flat["date"].dt.strftime("%Y-%m-%d")
+    extra = flat.merge(ep[["child", "ref"]].rename(columns={"child": "LAchildID"}), how="left", on=["LAchildID", "ref"],
+                       indicator=True)
+    extra = extra[extra["_merge"] == "left_only"]
+    assert len(extra) > 500  # about 5% of referrals at scale 1
+    # each lies inside an episode of the same child: after its referral, before its closure (or open)
+    inside = extra[["LAchildID", "ref"]].merge(ep.rename(columns={"child": "LAchildID", "ref": "ep_ref"}), on="LAchildID")
+    inside = inside[(inside["ep_ref"] < inside["ref"]) & (inside["close"].isna() | (inside["close"] > inside["ref"]))]
+    assert inside.drop_duplicates(["LAchildID", "ref"]).shape[0] == len(extra.drop_duplicates(["LAchildID", "ref"]))
+
+
+def test_adoption_codes_by_hand():
+    """Four placement segments of two children: child 0 goes foster (U4) -> adoption on the day of
+    the placement order (RNE T): A5, with the current foster carers; child 1 goes children's home
+    (K2) -> adoption (RNE T): A6 (not from foster carers), then a second adoption segment after a
+    plain move (RNE P): A6 (no legal change that day, rule 217)."""
+    from helpers.demo.ssda903 import _adoption_codes
+
+    place = np.array(["U4", "A3", "K2", "A5", "A4"], dtype=object)
+    child = np.array([0, 0, 1, 1, 1])
+    rne = np.array(["S", "T", "S", "T", "P"])
+    got = _adoption_codes(np.random.default_rng(0), place, child, rne)
+    assert got.tolist() == ["U4", "A5", "K2", "A6", "A6"]
+
+
+def test_903_episodes_follow_the_dfe_rules_the_generator_models(demo_dir):
+    """Rules the generator models (903 rules 358, 372, 373, 378, 408, 516, 529, 574, 577): checked
+    on every year's files of the session demo (normal faults: injected codes Z9/PR9 are ignored)."""
+    for y in YEARS:
+        ep = _episodes(demo_dir, y)
+        head = pd.read_csv(demo_dir / "ssda903" / str(y) / "header.csv", dtype=str, keep_default_na=False)
+        ep = ep.merge(head[["CHILD", "DOB"]], on="CHILD")
+        dob = pd.to_datetime(ep["DOB"], format="%d/%m/%Y")
+        age_at = lambda years: ep["decom_d"] >= dob + pd.DateOffset(years=years)  # noqa: E731
+        assert not (ep["LS"].isin(["J1", "J2", "J3"]) & ~age_at(10)).any(), y
+        assert not ((ep["PLACE"] == "R5") & ~age_at(10)).any(), y
+        assert not ((ep["PLACE"] == "S1") & ~age_at(4)).any(), y
+        assert not ((ep["PLACE"] == "P1") & (ep["LS"] == "V2")).any(), y
+        assert not (ep["PLACE"].isin(["A5", "A6"]) & (ep["LS"] != "E1")).any(), y
+        assert not (ep["REC"].isin(["E45", "E46"]) & ~ep["PLACE"].isin(["U1", "U2", "U3", "U4", "U5", "U6"])).any(), y
+        assert not (ep["PLACE"].isin(["K1", "K2", "P1", "U1", "U4", "A5", "A6"]) & (ep["PLACE_PROVIDER"] == "PR3")).any(), y
+        mis = pd.read_csv(demo_dir / "ssda903" / str(y) / "missing.csv", dtype=str, keep_default_na=False)
+        ms = pd.to_datetime(mis["MIS_START"], format="%d/%m/%Y")
+        me = pd.to_datetime(mis["MIS_END"], format="%d/%m/%Y", errors="coerce")
+        assert me.notna().all() and (me >= ms).all(), y           # ended, by the extract date
+        m = mis.assign(ms=ms, me=me).sort_values(["CHILD", "ms"])
+        prev_end = m.groupby("CHILD")["me"].shift()
+        assert not (prev_end.notna() & (m["ms"] <= prev_end)).any(), y   # one at a time
+
+
+def test_no_census_referral_before_birth(demo_dir):
+    """A front-door duplicate (1-5 days before a real referral) never falls before the child's
+    birth: the census holds born children only (CIN rule 8520: birth date after the census end)."""
+    for y in YEARS:
+        doc = etree.parse(str(demo_dir / "cin" / f"CIN_census_{y}.xml"))
+        for child in doc.iter("Child"):
+            dob = child.findtext("ChildIdentifiers/PersonBirthDate")
+            assert dob <= f"{y}-03-31", (y, child.findtext("ChildIdentifiers/LAchildID"))
+            assert all(d.findtext("CINreferralDate") >= dob for d in child.iter("CINdetails"))

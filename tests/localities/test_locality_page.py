@@ -149,12 +149,13 @@ def test_checks_table_by_hand():
     assert checks.loc["Baseline: equal-workload strips", "mean_compactness"] == pytest.approx(0.2)
 
 
-def test_settings_from_parameters_and_config(tmp_path, repo_root):
-    f = page.settings(repo_root / "configs" / "demo.toml", n_localities=7, building_block="ward",
+def test_settings_from_parameters_and_config(tmp_path, demo_config):
+    # the demo config with its data paths pointed at the session's generated demo (a fresh clone has no data/)
+    f = page.settings(demo_config, n_localities=7, building_block="ward",
                       sw_caseload=12.0, seed=3)
     assert (f.n_localities, f.building_block, f.seed, f.staffing["sw_caseload"]) == (7, "ward", 3, 12.0)
     # the config's values when the parameters are left at their defaults
-    g = page.settings(repo_root / "configs" / "demo.toml")
+    g = page.settings(demo_config)
     opts = g.cfg["locality"]
     assert g.n_localities == int(opts.get("n_localities", 21))
     assert g.seed == int(opts.get("seed", 0)) and g.building_block == opts.get("building_block", "auto")

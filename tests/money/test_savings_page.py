@@ -85,9 +85,9 @@ def test_summary_by_hand(fig, tmp_path):
     assert s["period_end"] == "2026-10-31"
 
 
-def test_report_figures_and_assumptions_from_a_run(fig, tmp_path, repo_root, monkeypatch):
+def test_report_figures_and_assumptions_from_a_run(fig, tmp_path, demo_config, monkeypatch):
     """report_figures reads the run's tables back (names restored) and refuses without them."""
-    cfg_path = repo_root / "configs" / "demo.toml"
+    cfg_path = demo_config  # configs/demo.toml pointed at the session's demo data (a fresh clone has no data/)
     build = tmp_path / "2026-10"
     with pytest.raises(RuntimeError, match="needs the tables of locality_sizing, placement_sufficiency"):
         page.report_figures(cfg_path, output_dir=str(build / "savings_summary"))

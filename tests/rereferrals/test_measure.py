@@ -6,6 +6,8 @@ a re-referral when the same child had a previous referral within 12 months befor
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -253,6 +255,28 @@ def test_sensitivity_table_every_definition_by_hand():
     dfe = table.set_index("definition").loc["dfe"]
     assert dfe["children_referred"] == 4 and dfe["children_rereferred"] == 3  # S1, S2, S4
     assert table.set_index("definition").loc["window_6m", "change_vs_reference"] == pytest.approx(3 / 7 - 4 / 7)
+
+
+def test_sensitivity_table_reads_referrals_made_while_open_from_the_extract_by_hand():
+    """The census cannot hold S4's second referral (1 Jul 2024, made while its 1 Jun case was open:
+    no overlapping episodes); the council's extract (sensitivity_history) does."""
+    extract = sensitivity_history()
+    census = extract[~((extract["child_id"] == "S4") & (extract["referral_date"] == "2024-07-01"))]
+    defs = (rr.DFE, replace(rr.DFE, name="excluding_open", label="open left out", exclude_open=True))
+    on_census = rr.sensitivity_table(census, *YEAR_2025, defs).set_index("definition")
+    # census only: 2024-25 has S1 x3, S2, S3, S4 = 6; re-referrals S1 4 May, S1 Nov, S2 = 3. Leaving
+    # out referrals made while open changes nothing: the census holds none.
+    assert on_census.loc["dfe", ["referrals", "rereferrals"]].tolist() == [6, 3]
+    assert on_census.loc["excluding_open", ["referrals", "rereferrals"]].tolist() == [6, 3]
+    assert on_census.loc["excluding_open", "change_vs_reference"] == 0
+    assert set(on_census["source"]) == {rr.SOURCE_CENSUS}
+    both = rr.sensitivity_table(census, *YEAR_2025, defs, open_source=extract).set_index("definition")
+    assert both.loc["dfe", ["referrals", "rereferrals", "source"]].tolist() == [6, 3, rr.SOURCE_CENSUS]
+    # on the extract: DfE 4 of 7 (S4 1 Jul is a re-referral); leaving it out: 3 of 6
+    ex = both.loc["excluding_open"]
+    assert (ex["referrals"], ex["rereferrals"], ex["source"]) == (6, 3, rr.SOURCE_EXTRACT)
+    assert ex["reference_rate"] == pytest.approx(4 / 7)
+    assert ex["change_vs_reference"] == pytest.approx(3 / 6 - 4 / 7)  # against the same source, not the census
 
 
 def test_monthly_recording_view_separates_duplicates():

@@ -188,6 +188,10 @@ def test_sensitivity_display_and_km_steps():
     shown = page.sensitivity_display(rr.publishable(sens, 1, group_cols=["definition"]))
     assert shown["rate"].tolist() == ["57.1%", "c"]
     assert shown["change_vs_reference"].tolist() == ["+0.0 pts", "-1.2 pts"]
+    # with the source of each row (the "made while open" row is measured on the referrals extract)
+    sourced = page.sensitivity_display(rr.publishable(sens.assign(source=[rr.SOURCE_CENSUS, rr.SOURCE_EXTRACT]), 1,
+                                                      group_cols=["definition"]))
+    assert sourced["source"].tolist() == [rr.SOURCE_CENSUS, rr.SOURCE_EXTRACT]
     steps = pd.DataFrame({"group": ["A", "A"], "month": [3, 6], "episodes": [10, 3], "rereferred": [6, 1],
                           "cumulative_rereferred": [0.2, 0.4], "ci_low": [0.1, 0.2], "ci_high": [0.3, 0.6]})
     safe = page.km_steps_safe(steps, threshold=5)

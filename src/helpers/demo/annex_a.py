@@ -187,7 +187,12 @@ def build_lists(geo, children: pd.DataFrame, referrals: pd.DataFrame, cla: dict,
     ward_rank = pd.Series(geo.lsoa["WD21CD"]).rank(method="dense").to_numpy().astype(int) - 1
     n_wards = max(1, int(ward_rank.max()) + 1)
     area_of_lsoa = np.asarray(_AREAS)[np.minimum(ward_rank * len(_AREAS) // n_wards, len(_AREAS) - 1)]
-    # every referral in the CIN files (front-door duplicates included: they are recorded referrals)
+    # every referral in the CIN files (front-door duplicates included: they are recorded referrals).
+    # List 3 counts referrals as the CIN census does, so referrals received while a case was open
+    # (part of that case in the census; only the flat referrals extract lists them) are not in it:
+    # the re-referral report extends the census with List 3 and the two must agree.
+    if "while_open" in referrals.columns:
+        referrals = referrals[~referrals["while_open"].to_numpy()]
     ref = referrals.sort_values(["child_idx", "referral_day"], kind="stable").drop_duplicates(["child_idx", "referral_day"])
     cy_start = dt.date(as_at.year if as_at.month >= 4 else as_at.year - 1, 4, 1)
     six = (pd.Timestamp(as_at) - pd.DateOffset(months=6) + pd.Timedelta(days=1)).date()

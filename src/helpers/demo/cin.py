@@ -144,7 +144,7 @@ def simulate_cin(geo, rng: np.random.Generator, sim_start: date, as_at: date, sc
                              "new_lsoa_idx": new_lsoa, "first_referral_day": ref_day})
 
     # referral chains, one generation at a time
-    gens = []
+    gens, extra = [], []
     cur_child = np.arange(n_child)
     cur_day = ref_day
     prev_nfa_count = np.zeros(n_child)
@@ -173,21 +173,37 @@ def simulate_cin(geo, rng: np.random.Generator, sim_start: date, as_at: date, sc
         short = rng.uniform(size=len(p)) < 0.62
         gap = np.where(short, 1 + np.floor(rng.exponential(100, len(p))), np.floor(rng.uniform(365, 1460, len(p))))
         nxt = last + gap
-        # Some new concerns arrive while a long episode (CIN or CP plan) is still open and are
-        # recorded as a new referral: what "excluding referrals made while open" measures.
+        # Some new concerns arrive while a long episode (CIN or CP plan) is still open. The
+        # council's case-management system records them as referrals, but the CIN census may
+        # not hold overlapping episodes (CIN rules 8820, 4014, 8815...), so they are kept apart
+        # (``while_open``) and written only to the flat referrals extract: what "excluding
+        # referrals made while open" measures.
         open_for = np.where(np.isfinite(last), last - cur_day, 0.0)
         during = (open_for > 60) & (rng.uniform(size=len(p)) < WHILE_OPEN_SHARE)
-        nxt = np.where(during, cur_day + 30 + np.floor(rng.uniform(size=len(p)) * (open_for - 30)), nxt)
+        w_day = cur_day + 30 + np.floor(rng.uniform(size=len(p)) * (open_for - 30))
+        during &= (w_day <= end) & ((w_day - dob[cur_child]) < 17.9 * 365.25)
+        if during.any():
+            extra.append(_while_open_rows(rng, out[during], w_day[during]))
         ok = again & np.isfinite(nxt) & (nxt <= end) & ((nxt - dob[cur_child]) < 17.9 * 365.25)
         cur_child, cur_day = cur_child[ok], nxt[ok]
         g += 1
     referrals = pd.concat(gens, ignore_index=True)
+    referrals["while_open"] = False
 
-    # front-door artefact: duplicate referrals 1-5 days before a real one, from April 2024
+    # front-door artefact: duplicate referrals 1-5 days before a real one, from April 2024,
+    # never inside the child's previous episode (the census forbids overlaps)
+    referrals = referrals.sort_values(["child_idx", "referral_day"], kind="stable").reset_index(drop=True)
+    same_child = np.append(False, referrals["child_idx"].to_numpy()[1:] == referrals["child_idx"].to_numpy()[:-1])
+    prev_close = np.where(same_child, np.append(np.nan, referrals["closure_day"].to_numpy()[:-1]), -np.inf)
+    prev_close = np.where(np.isnan(prev_close), np.inf, prev_close)
     after = referrals["referral_day"].to_numpy() >= day(FRONT_DOOR_CHANGE) + 5
     dup = after & (rng.uniform(size=len(referrals)) < FRONT_DOOR_DUPLICATE_RATE)
+    k_all = rng.integers(1, 6, len(referrals))
+    dup &= referrals["referral_day"].to_numpy() - k_all > prev_close
+    # ... and never before the child's birth (CIN rule 8520: the census has no unborn children here)
+    dup &= referrals["referral_day"].to_numpy() - k_all > dob[referrals["child_idx"].to_numpy()]
     src = referrals[dup]
-    k = rng.integers(1, 6, len(src))
+    k = k_all[dup]
     dups = _blank_like(src)
     dups["referral_day"] = src["referral_day"].to_numpy() - k
     dups["source"] = src["source"].to_numpy()
@@ -201,7 +217,8 @@ def simulate_cin(geo, rng: np.random.Generator, sim_start: date, as_at: date, sc
     dups["generation"] = -1
     dups["front_door_duplicate"] = True
     referrals["front_door_duplicate"] = False
-    referrals = pd.concat([referrals, dups], ignore_index=True)
+    referrals = pd.concat([referrals, dups] + extra, ignore_index=True)
+    referrals["while_open"] = referrals["while_open"].fillna(False).astype(bool)
     # drop duplicate (child, day) keys the artefact could create with a real referral
     referrals = referrals.sort_values(["child_idx", "referral_day", "generation"], kind="stable")
     referrals = referrals.drop_duplicates(["child_idx", "referral_day"], keep="last").reset_index(drop=True)
@@ -211,6 +228,23 @@ def simulate_cin(geo, rng: np.random.Generator, sim_start: date, as_at: date, sc
     has_cp = referrals["cpp_start"].notna().astype(int)
     referrals["n_previous_cpp"] = has_cp.groupby(referrals["child_idx"]).cumsum() - has_cp
     return children, referrals
+
+
+def _while_open_rows(rng, episodes: pd.DataFrame, ref_day: np.ndarray) -> pd.DataFrame:
+    """Referrals received while ``episodes`` are still open, on ``ref_day``: as a council's
+    case-management system holds them, linked to the open case (no modules of their own; they
+    close with it, with its reason). Flagged ``while_open``; never written to the CIN census."""
+    rows = _blank_like(episodes)
+    rows["referral_day"] = ref_day
+    rows["source"] = _choice(rng, REFERRAL_SOURCE_SHARES, len(episodes))
+    rows["need"] = episodes["need"].to_numpy()
+    rows["closure_day"] = episodes["closure_day"].to_numpy()
+    rows["reason"] = episodes["reason"].to_numpy()
+    for c in ("child_idx", "lsoa_idx", "generation"):
+        rows[c] = episodes[c].to_numpy()
+    rows["front_door_duplicate"] = False
+    rows["while_open"] = True
+    return rows
 
 
 def _blank_like(src: pd.DataFrame) -> pd.DataFrame:
@@ -256,6 +290,8 @@ def _outcomes(rng, ref_day: np.ndarray, age: np.ndarray, generation: int) -> pd.
     cin_start = np.where(cin_plan, auth + np.floor(rng.uniform(0, 14, n)), np.where(step_down, cpp_end, nan))
     cin_end = cin_start + np.floor(rng.lognormal(np.log(180), 0.55, n))
     closure = np.select([nfa, not_in_need, cin_plan | step_down, cpp], [ref_day, auth, cin_end, cpp_end], nan)
+    # a section 47 whose conference is planned closes only after the conference (CIN rule 8868)
+    closure = np.where(icpc & ~cpp, np.fmax(closure, icpc_day), closure)
     later = rng.choice(np.array(["RC7", "RC5", "RC3", "RC4", "RC6"]), size=n, p=[0.9, 0.04, 0.025, 0.02, 0.015])
     later = np.where((later == "RC6") & (age < 17), "RC7", later)
     reason = np.where(nfa, "RC8", np.where(not_in_need, np.where(u() < 0.55, "RC8", "RC9"), later))

@@ -68,7 +68,9 @@ def generate(out_dir, *, seed: int = 1, years: int = 5, scale: float = 1.0, as_a
     n_files = n_files[n_files > 0]
     frng = np.random.default_rng([seed, 31])
     rate = FAULT_RATES[faults]
-    single = n_files == 1
+    # referrals received while a case was open: held by the council's system, not in the census
+    while_open = referrals["while_open"].to_numpy()
+    single = (n_files == 1) & ~while_open
     closed = referrals["closure_day"].notna().to_numpy()
     referrals["duplicate_copy"] = pick_faults(frng, single, rate["duplicate_referral"])
     referrals["drop_closure_date"] = pick_faults(frng, single & closed & ~referrals["duplicate_copy"].to_numpy(),
@@ -80,8 +82,9 @@ def generate(out_dir, *, seed: int = 1, years: int = 5, scale: float = 1.0, as_a
     order = np.lexsort((referrals["referral_day"].to_numpy(), referrals["child_idx"].to_numpy()))
     referrals = referrals.iloc[order].reset_index(drop=True)
     in_year = {y: v[order] for y, v in in_year.items()}
+    in_census = ~referrals["while_open"].to_numpy()
     for y in year_list:
-        ref_y = referrals[in_year[y]]
+        ref_y = referrals[in_year[y] & in_census]
         ref_y = ref_y.loc[ref_y.index.repeat(np.where(ref_y["duplicate_copy"], 2, 1))]
         cin_mod.write_cin_year(out / "cin" / f"CIN_census_{y}.xml", ref_y, openings, y, geo.la_old_code, bounds[y][1], as_at)
         fault_counts["by_file"][f"cin/CIN_census_{y}.xml"] = {
@@ -94,7 +97,7 @@ def generate(out_dir, *, seed: int = 1, years: int = 5, scale: float = 1.0, as_a
                      np.random.default_rng([seed, 41]))
 
     # ---- looked-after children (SSDA903) and in-house capacity
-    cla = ssda903_mod.simulate_903(geo, children, referrals, directory, np.random.default_rng([seed, 51]),
+    cla = ssda903_mod.simulate_903(geo, children, referrals[in_census].reset_index(drop=True), directory, np.random.default_rng([seed, 51]),
                                    window_start, as_at, scale)
     ep_faults = ssda903_mod.write_903(out / "ssda903", cla, year_list, as_at, np.random.default_rng([seed, 52]), rate)
     fault_counts["ssda903"] = ep_faults.pop("totals")
@@ -131,7 +134,9 @@ def _identify_children(children: pd.DataFrame, rng: np.random.Generator) -> pd.D
 
 
 def _write_flat_referrals(path: Path, ref: pd.DataFrame, children: pd.DataFrame) -> None:
-    """Flat referrals CSV (section 1.4): the same referral rows as the XML files."""
+    """Flat referrals CSV (section 1.4), as the council's case-management system holds them: the
+    referral rows of the XML files and the referrals received while a case was still open (which
+    the census cannot hold: they close with the open case)."""
     ch = children.set_index("child_idx")
     rows = ref.loc[ref.index.repeat(np.where(ref["duplicate_copy"], 2, 1))]
     c = ch.loc[rows["child_idx"].to_numpy()]

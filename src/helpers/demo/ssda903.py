@@ -172,6 +172,10 @@ def simulate_903(geo, children: pd.DataFrame, referrals: pd.DataFrame, directory
     rec = np.where(uasc & (route == "to18") & (rng.uniform(size=n) < 0.04), "E15", rec)
     exit_day = np.where(rec == "E15", kids["entry"].to_numpy() + np.floor(rng.uniform(30, 300, n)), exit_day)
     exit_day = np.minimum(exit_day, to18)
+    # no adoption on 31 March: the validators count a child leaving care that day as looked after
+    # at 31 March, whose adoption details must then be blank (903 rules 187, 191)
+    md = pd.DatetimeIndex(np.where(np.isnan(exit_day), 0, exit_day).astype("int64").astype("datetime64[D]")).strftime("%m-%d")
+    exit_day = np.where((route == "adoption") & (md == "03-31") & ~np.isnan(exit_day), exit_day - 1, exit_day)
     open_ = exit_day > end
     exit_day = np.where(open_, np.nan, exit_day)
     rec = np.where(open_, "", rec)
@@ -185,9 +189,25 @@ def simulate_903(geo, children: pd.DataFrame, referrals: pd.DataFrame, directory
     # ---- legal status events
     v2 = uasc | (((route == "home") | (route == "other")) & (rng.uniform(size=n) < 0.7)) | ((age >= 16) & (rng.uniform(size=n) < 0.75))
     start_ls = np.where(v2, "V2", _pick(rng, ["C1", "L2", "V2", "J1"], [0.72, 0.12, 0.14, 0.02], n))
+    start_ls = np.where((start_ls == "J1") & (age < 10), "C1", start_ls)   # J1-J3 only from age 10 (903 rule 358)
+    # an emergency protection order lasts at most 8 days (below); one starting in the 21 days before
+    # the extract date would be read as running to 31 March by rule 362 (it fills an open end with
+    # the collection end), so the part-year's last entries start under an interim care order
+    start_ls = np.where((start_ls == "L2") & (kids["entry"].to_numpy() > end - 21), "C1", start_ls)
     c2_day = entry + np.floor(rng.uniform(120, 330, n))
     e1_day = c2_day + np.floor(rng.uniform(40, 200, n))
     adopt_place = np.where(route == "adoption", np.maximum(stop - np.floor(rng.uniform(150, 330, n)), e1_day + 20), np.nan)
+    # an adopted child is placed for adoption at least 30 days before the adoption (903 rule 390), after
+    # the placement order (E1, rule 408), which follows the care order (C2)
+    adopted = (route == "adoption") & ~np.isnan(exit_day)
+    adopt_place = np.where(adopted, np.minimum(adopt_place, stop - 30), adopt_place)
+    e1_day = np.where(adopted, np.minimum(e1_day, adopt_place - 20), e1_day)
+    c2_day = np.where(adopted, np.minimum(c2_day, e1_day - 40), c2_day)
+    # foster to adopt: the placement order is made on the day the child is placed for adoption with
+    # the current foster carers (A5, a change of legal status and placement, carers unchanged: RNE U;
+    # 903 rules 217, 336)
+    f2a = (route == "adoption") & (rng.uniform(size=n) < 0.4)
+    e1_day = np.where(f2a & (adopt_place > entry), adopt_place, e1_day)
     ev = [pd.DataFrame({"k": np.arange(n), "d": entry, "ls": start_ls, "place": True, "kind": "S"})]
     has_c2 = ~v2 & (c2_day < stop)
     ev.append(pd.DataFrame({"k": np.flatnonzero(has_c2), "d": c2_day[has_c2], "ls": "C2", "place": False, "kind": "L"}))
@@ -204,7 +224,7 @@ def simulate_903(geo, children: pd.DataFrame, referrals: pd.DataFrame, directory
     mk = np.repeat(np.arange(n), n_moves)
     lo = np.maximum(entry, ws - 400)[mk]
     md = np.floor(lo + rng.uniform(0, 1, len(mk)) * (stop[mk] - lo))
-    ok = (md > entry[mk]) & (md < stop[mk])
+    ok = (md > entry[mk]) & (md < stop[mk]) & ~(md >= adopt_place[mk])   # no move once placed for adoption
     ev.append(pd.DataFrame({"k": mk[ok], "d": md[ok], "ls": "", "place": True, "kind": "P"}))
     ha = (route == "adoption") & ~np.isnan(adopt_place) & (adopt_place > entry) & (adopt_place < stop)
     ev.append(pd.DataFrame({"k": np.flatnonzero(ha), "d": adopt_place[ha], "ls": "", "place": True, "kind": "A"}))
@@ -235,6 +255,9 @@ def simulate_903(geo, children: pd.DataFrame, referrals: pd.DataFrame, directory
     cat = np.where(is_adopt[seg_rows], "adoption", cat)
     cat = np.where((cat == "supported") & (seg_age < 16), "ifa", cat)
     cat = np.where((cat == "mbu") & (seg_age > 2), "inhouse", cat)
+    # placed with parents only under a care order, never under section 20 (V2; 903 rule 378)
+    seg_v2 = pd.Series(ls == "V2").groupby(seg).any().reindex(np.arange(1, len(seg_rows) + 1)).to_numpy()
+    cat = np.where((cat == "parents") & seg_v2, "kinship", cat)
     ns = len(seg_rows)
     provider = np.select(
         [cat == "inhouse", cat == "kinship", cat == "ifa", cat == "home", cat == "supported", cat == "parents",
@@ -251,8 +274,12 @@ def simulate_903(geo, children: pd.DataFrame, referrals: pd.DataFrame, directory
          np.full(ns, "P1"), np.full(ns, "R3"), _pick(rng, ["A5", "A6", "A3", "A4"], [0.35, 0.5, 0.05, 0.1], ns)],
         _pick(rng, ["S1", "R1", "R2", "R5", "Z1"], [0.4, 0.2, 0.1, 0.15, 0.15], ns))
     place_code = np.where(cat == "supported", _pick(rng, ["H5", "P2"], [0.85, 0.15], ns), place_code)
+    # R5 (youth custody) only from age 10, S1 (residential school) from age 4 (903 rules 372, 373)
+    place_code = np.where(((place_code == "R5") & (seg_age < 10)) | ((place_code == "S1") & (seg_age < 4)), "R1", place_code)
     provider = np.where(place_code == "R5", "PR3", provider)
-    provider = np.where(np.isin(place_code, ["K1"]), _pick(rng, ["PR2", "PR3"], [0.7, 0.3], ns), provider)
+    # a secure children's home is run by a council or privately, never PR3 (903 rule 529)
+    provider = np.where(np.isin(place_code, ["K1"]), _pick(rng, ["PR2", "PR1"], [0.7, 0.3], ns), provider)
+    place_code = _adoption_codes(rng, place_code, seg_k, rne[seg_rows])
     # location zone and postcodes
     zone = np.empty(ns, dtype=object)
     u = rng.uniform(size=ns)
@@ -275,16 +302,35 @@ def simulate_903(geo, children: pd.DataFrame, referrals: pd.DataFrame, directory
                    pd.Series(rng.integers(100000, 999999, ns)).map("SC{:06d}".format).to_numpy(),
                    np.where(np.char.startswith(place_code.astype(str), "U") | np.char.startswith(place_code.astype(str), "A"),
                             "XXXXXXX", ""))
+    # a change of placement changes something the return records (903 rule 435): a move to the same
+    # type, provider, postcode and URN is written with another postcode of the same zone
+    same = np.append(False, (seg_k[1:] == seg_k[:-1]) & (place_code[1:] == place_code[:-1])
+                     & (provider[1:] == provider[:-1]) & (pl_post[1:] == pl_post[:-1]) & (urn[1:] == urn[:-1]))
+    # and only a child placed with parents is placed at the home postcode (903 rule 392d)
+    same |= (place_code != "P1") & (pl_post == home_post[seg_k])
+    for z in _ZONES:
+        m = same & (zone == z)
+        if m.any():
+            pcs = directory.loc[directory["zone"] == z, "pcd"].to_numpy()
+            pos = np.searchsorted(np.sort(pcs), pl_post[m])
+            pl_post[m] = np.sort(pcs)[(pos + 1 + rng.integers(0, max(len(pcs) - 1, 1), m.sum())) % len(pcs)]
     si = seg - 1
     episodes = pd.DataFrame({
         "k": k, "decom": merged["d"].to_numpy(), "rne": rne, "ls": ls,
         "cat": cat[si], "place": place_code[si], "place_provider": provider[si], "pl_post": pl_post[si], "urn": urn[si],
     })
+    # placed for adoption with the current foster carers on the day of the placement order: a change
+    # of legal status and placement, carers unchanged (RNE U; 903 rule 217)
+    episodes["rne"] = np.where((episodes["rne"] == "T") & episodes["place"].isin(["A3", "A5"]), "U", episodes["rne"])
     nxt_same = np.append(k[1:] == k[:-1], False)
     dec_next = np.append(merged["d"].to_numpy()[1:], np.nan)
     episodes["dec"] = np.where(nxt_same, dec_next, exit_day[k])
     episodes["rec"] = np.where(nxt_same, "X1", rec[k])
     episodes.loc[episodes["dec"].isna(), "rec"] = ""
+    # special guardianship by former foster carers (E45/E46) only from a foster placement (903 rule 516);
+    # otherwise the order is to other carers (E47/E48)
+    sgo_other = episodes["rec"].isin(["E45", "E46"]) & ~episodes["place"].isin(["U1", "U2", "U3", "U4", "U5", "U6"])
+    episodes.loc[sgo_other, "rec"] = episodes.loc[sgo_other, "rec"].map({"E45": "E47", "E46": "E48"})
     rpc = _pick(rng, REASON_PLACE_CHANGE, _RPC_P, len(episodes))
     # the reason is recorded on the episode that ends with the change of placement (903 rule 225)
     next_rne = np.append(rne[1:], "")
@@ -293,6 +339,7 @@ def simulate_903(geo, children: pd.DataFrame, referrals: pd.DataFrame, directory
     episodes["cin"] = need[k]
     episodes["home_post"] = home_post[k]
     episodes["child"] = kids["child"].to_numpy()[k]
+    episodes = _supported_accommodation_reform(episodes)
     episodes = episodes[episodes["decom"] <= end]
     episodes = episodes[episodes["dec"].isna() | (episodes["dec"] >= ws)].reset_index(drop=True)
     # ---- missing episodes: about 1 in 8 looked-after children aged 11+ go missing, repeatedly
@@ -302,11 +349,63 @@ def simulate_903(geo, children: pd.DataFrame, referrals: pd.DataFrame, directory
     mk = np.repeat(np.arange(n), n_m)
     lo = np.maximum(entry, ws)[mk]
     ms = np.floor(lo + rng.uniform(0, 1, len(mk)) * (np.minimum(stop, end)[mk] - lo))
-    me = ms + np.floor(rng.exponential(1.2, len(mk)))
-    me = np.where(me > end, np.nan, me)
-    missing = pd.DataFrame({"child": kids["child"].to_numpy()[mk], "missing": _pick(rng, ["M", "A"], [0.8, 0.2], len(mk)),
-                            "mis_start": ms, "mis_end": me}).sort_values(["child", "mis_start"], kind="stable")
+    # a missing period ends within the period of care and the collection year it started in, and
+    # by the extract date (903 rules 575, 577); periods still open at the extract date are left out
+    ye = np.array([day(date(int(y), 3, 31)) for y in
+                   pd.DatetimeIndex(ms.astype("int64").astype("datetime64[D]")).year + (pd.DatetimeIndex(
+                       ms.astype("int64").astype("datetime64[D]")).month >= 4)]) if len(ms) else np.array([])
+    # (ended before the day care ends: one still missing then leaves care with E8, 903 rule 580)
+    me = np.minimum(np.minimum(ms + np.floor(rng.exponential(1.2, len(mk))), stop[mk] - 1), ye)
+    kind = _pick(rng, ["M", "A"], [0.8, 0.2], len(mk))
+    missing = pd.DataFrame({"child": kids["child"].to_numpy()[mk], "missing": kind, "mis_start": ms, "mis_end": me})
+    missing = missing[(missing["mis_end"] <= end) & (missing["mis_end"] >= missing["mis_start"])]
+    missing = missing.sort_values(["child", "mis_start", "mis_end"], kind="stable").reset_index(drop=True)
+    # one at a time: a period starting before the child's previous one ended is left out (903 rule 574)
+    child_code = pd.factorize(missing["child"])[0].astype(np.int64)
+    base = child_code * 10**6
+    prev_end = np.maximum.accumulate(base + missing["mis_end"].to_numpy()) - base
+    prev_end = np.append(-np.inf, prev_end[:-1])
+    first = np.append(True, child_code[1:] != child_code[:-1])
+    missing = missing[first | (missing["mis_start"].to_numpy() > prev_end)]
     return {"episodes": episodes, "kids": kids, "missing": missing.reset_index(drop=True)}
+
+
+#: From 28 October 2023 supported accommodation for 16-17s must be registered with Ofsted: P2
+#: (independent living) is no longer valid (903 rule 217t) and H5 placements have the provider's URN.
+SUPPORTED_REFORM = day(date(2023, 10, 28))
+
+
+def _supported_accommodation_reform(episodes: pd.DataFrame) -> pd.DataFrame:
+    """Episodes as councils recorded the reform of 28 October 2023: a P2 or H5 episode open then
+    ends that day (X1) and a new H5 episode (RNE P, the provider's URN) starts, so the placement
+    type and URN never change within an episode from one year's return to the next (903 rules
+    217t, 503D, 503F); P2 is written H5 from then on; H5 episodes before it have no URN."""
+    place, decom, dec = episodes["place"].to_numpy(), episodes["decom"].to_numpy(), episodes["dec"].to_numpy()
+    supported = np.isin(place, ["H5", "P2"])
+    span = supported & (decom < SUPPORTED_REFORM) & ~(dec <= SUPPORTED_REFORM)
+    new = episodes[span].copy()
+    new["decom"], new["rne"], new["place"] = SUPPORTED_REFORM, "P", "H5"
+    old = episodes.copy()
+    old.loc[span, "dec"], old.loc[span, "rec"], old.loc[span, "reason_place_change"] = SUPPORTED_REFORM, "X1", "OTHER"
+    old.loc[supported & (decom < SUPPORTED_REFORM), "urn"] = ""
+    old.loc[(old["place"] == "P2") & (old["decom"] >= SUPPORTED_REFORM), "place"] = "H5"
+    out = pd.concat([old, new], ignore_index=True)
+    return out.sort_values(["k", "decom"], kind="stable").reset_index(drop=True)
+
+
+def _adoption_codes(rng, place_code: np.ndarray, seg_k: np.ndarray, seg_rne: np.ndarray) -> np.ndarray:
+    """Placement-for-adoption codes of the placement segments (``place_code`` A3-A6 as drawn) made
+    consistent with the placement before and the episode's reason: every demo child placed for
+    adoption has a placement order (E1), so A5 or A6 (903 rule 408); A5 (with the current foster
+    carers) only from a foster placement (U1-U6) on the day of the placement order (rules 217, 336);
+    otherwise A6 (other adopters)."""
+    place_code = np.asarray(place_code, dtype=object).copy()
+    adopt = np.isin(place_code, ["A3", "A4", "A5", "A6"])
+    prev = np.append("", place_code[:-1]).astype(object)
+    prev_foster = np.append(False, seg_k[1:] == seg_k[:-1]) & np.isin(prev, ["U1", "U2", "U3", "U4", "U5", "U6"])
+    with_carers = prev_foster & np.isin(seg_rne, ["T", "U"])
+    place_code[adopt] = np.where(with_carers, "A5", "A6")[adopt]
+    return place_code
 
 
 def _home_postcodes(kids: pd.DataFrame, directory: pd.DataFrame, rng) -> np.ndarray:
@@ -365,8 +464,6 @@ def write_903(folder: Path, cla: dict, years: list[int], as_at: date, rng: np.ra
         rows = ep[m]
         place = rows["place_written"].to_numpy(dtype=object).copy()
         decom_rows = rows["decom"].to_numpy()
-        if y == 2024:   # P2 is not valid for placements from 28 October 2023 (903 rule 217t)
-            place = np.where((place == "P2") & (decom_rows >= day(date(2023, 10, 28))), "H5", place)
         if y >= 2025:
             place = np.where(np.isin(place, ["H5", "P2"]), "K3", place)
         if y >= 2026:

@@ -166,7 +166,10 @@ def read_inputs(f: Figures, *, month: str = "") -> Figures:
     f.pct_in_house = pct_true(f.snapshot["in_house"])
     annex_path = cfg["data"].get("annex_a")
     if annex_path and Path(annex_path).exists():
-        f.annex = annex_a.read_annex_a(annex_path, lists=(8,))
+        # at the extract's date from council.json when known (else the lists' latest date,
+        # which can be a day or more early)
+        known = meta_path is not None and Path(meta_path).is_file()
+        f.annex = annex_a.read_annex_a(annex_path, lists=(8,), as_at=as_at if known else None)
     return f
 
 

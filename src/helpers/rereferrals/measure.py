@@ -650,30 +650,59 @@ def _with_categorical_child(referrals: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: Where each row of :func:`sensitivity_table` is measured (its ``source`` column).
+SOURCE_CENSUS = "CIN census"
+SOURCE_EXTRACT = "case-management referrals extract"
+
+
 def sensitivity_table(referrals: pd.DataFrame, period_start, period_end,
-                      definitions: tuple[Definition, ...] | None = None) -> pd.DataFrame:
+                      definitions: tuple[Definition, ...] | None = None, *,
+                      open_source: pd.DataFrame | None = None, source: str = SOURCE_CENSUS,
+                      open_source_name: str = SOURCE_EXTRACT) -> pd.DataFrame:
     """The period's re-referral rate under each definition.
 
     Inputs: the ``referrals`` table (all supplied years); the reporting period (dates,
     inclusive); ``definitions`` (default :func:`alternative_definitions`, the first taken
-    as the reference). Output: one row per definition with ``definition`` (name),
-    ``label``, the columns of :func:`rereferral_rates`, and ``change_vs_reference``
-    (difference from the first definition's referral-level rate, in proportion points).
+    as the reference). ``open_source``: optionally, the referrals of the council's own
+    case-management extract (e.g. :func:`helpers.readers.case_extracts.read_flat_referrals`), which
+    holds the referrals received while a case was still open. The CIN census cannot hold
+    those (the DfE forbids overlapping episodes), so on census data a definition that leaves
+    them out (``exclude_open``) changes nothing; with ``open_source`` such definitions are
+    measured on the extract instead. ``source``/``open_source_name`` name the two sources.
+
+    Output: one row per definition with ``definition`` (name), ``label``, ``source`` (where
+    it was measured), the columns of :func:`rereferral_rates`, ``reference_rate`` (the
+    reference definition's rate on the same source) and ``change_vs_reference``
+    (``rereferral_rate - reference_rate``, in proportion points: the effect of the
+    definition alone, never of a change of source).
     """
     definitions = definitions or alternative_definitions()
-    referrals = _with_categorical_child(referrals)
-    rows = []
+    sources = {source: _with_categorical_child(referrals)}
+    if open_source is not None:
+        sources[open_source_name] = _with_categorical_child(open_source)
+    rows, reference = [], {}
     for definition in definitions:  # a handful of definitions, each fully vectorised
-        flags = flag_definition(referrals, definition, referrals_in_window=False)
-        lookback = definition.window if definition.unit == "months" else int(np.ceil(definition.window / 28))
-        rates = rereferral_rates(flags, period_start, period_end, lookback_months=lookback,
-                                 data_start=referrals["referral_date"].min())
+        where = open_source_name if (definition.exclude_open and open_source is not None) else source
+        if where not in reference:  # the reference definition on this source, measured once
+            reference[where] = _rates_on(sources[where], definitions[0], period_start, period_end)
+        rates = (reference[where].copy() if definition is definitions[0]
+                 else _rates_on(sources[where], definition, period_start, period_end))
+        rates.insert(0, "source", where)
         rates.insert(0, "label", definition.label)
         rates.insert(0, "definition", definition.name)
+        rates["reference_rate"] = reference[where]["rereferral_rate"].iloc[0]
         rows.append(rates)
     out = pd.concat(rows, ignore_index=True)
-    out["change_vs_reference"] = out["rereferral_rate"] - out["rereferral_rate"].iloc[0]
+    out["change_vs_reference"] = out["rereferral_rate"] - out["reference_rate"]
     return out
+
+
+def _rates_on(referrals: pd.DataFrame, definition: Definition, period_start, period_end) -> pd.DataFrame:
+    """:func:`rereferral_rates` of one definition (look-back judged from the data's start)."""
+    flags = flag_definition(referrals, definition, referrals_in_window=False)
+    lookback = definition.window if definition.unit == "months" else int(np.ceil(definition.window / 28))
+    return rereferral_rates(flags, period_start, period_end, lookback_months=lookback,
+                            data_start=referrals["referral_date"].min())
 
 
 def monthly_recording_view(referrals: pd.DataFrame, *, duplicate_days: int = 7,

@@ -97,6 +97,7 @@ class Figures:
     ledger: Any = None
     as_at: pd.Timestamp | None = None
     annex: Any = None
+    extract: Any = None            # the council's flat referrals extract ([data] referrals_extract)
     referrals: pd.DataFrame | None = None
     coverage: Any = None
     window: Any = None
@@ -187,6 +188,12 @@ def read_inputs(f: Figures, *, month: str = "", collection_year: int = 0) -> Fig
         ledger = ledger.merge(annex.ledger)
         as_at = run_as_at(as_at, month, annex.as_at, extract_dated=bool(meta.get("as_at")))
     annex_as_at = annex.as_at if annex is not None else None
+    # Referrals received while a case was open: the CIN census cannot hold them (no overlapping
+    # episodes); the council's own referrals extract ([data] referrals_extract, optional) does, and
+    # the "made while open" definition is measured on it (rr.sensitivity_table, open_source).
+    if data.get("referrals_extract"):
+        f.extract = load(cfg, case_extracts.read_flat_referrals, data["referrals_extract"], as_at=as_at)
+        ledger = ledger.merge(f.extract.ledger)
     referrals, coverage = br.extend_referrals(
         cin.referrals, annex.referrals if annex is not None else None,
         br.statutory_end(cin.referrals, as_at), as_at, annex_as_at)
@@ -216,7 +223,9 @@ def measures(f: Figures) -> Figures:
     f.flags = flags
     f.this_year = rr.rereferral_rates(flags, *f.period, data_start=f.data_start).iloc[0]
     f.last_year = rr.rereferral_rates(flags, *f.previous_period, data_start=f.data_start).iloc[0]
-    f.sensitivity = rr.sensitivity_table(f.referrals, *f.period, f.definitions)
+    f.sensitivity = rr.sensitivity_table(
+        f.referrals, *f.period, f.definitions,
+        open_source=f.extract.referrals if f.extract is not None else None)
     f.rolling = rr.rolling_rate(flags, data_start=f.data_start, data_end=f.coverage.data_end)
     rec = rr.monthly_recording_view(f.referrals, duplicate_days=f.duplicate_days, definition=f.base)
     f.recording = rec[(rec["month"] >= f.data_start + pd.DateOffset(months=12))
@@ -389,7 +398,8 @@ def sensitivity_display(sens_safe: pd.DataFrame) -> pd.DataFrame:
     shown = disclosure.for_display(sens_safe).assign(
         rate=lambda d: d["rate"].map(lambda v: v if v == "c" else f"{100 * v:.1f}%"),
         change_vs_reference=lambda d: d["change_vs_reference"].map(lambda v: f"{100 * v:+.1f} pts"))
-    return shown[["label", "referrals", "rereferrals", "rate", "change_vs_reference"]]
+    source = ["source"] if "source" in shown.columns else []       # where each row was measured
+    return shown[["label", *source, "referrals", "rereferrals", "rate", "change_vs_reference"]]
 
 
 def sensitivity_chart(chart_data: pd.DataFrame, year: int) -> alt.LayerChart:
@@ -405,7 +415,7 @@ def sensitivity_chart(chart_data: pd.DataFrame, year: int) -> alt.LayerChart:
 
 def show_definitions(rep: Any, f: Figures) -> None:
     """The year's rate under each reasonable definition: table and chart."""
-    sens = f.sensitivity[["definition", "label", "referrals", "rereferrals", "rereferral_rate",
+    sens = f.sensitivity[["definition", "label", "source", "referrals", "rereferrals", "rereferral_rate",
                           "rate_ci_low", "rate_ci_high", "change_vs_reference"]]
     sens = sens.rename(columns={"rereferral_rate": "rate", "rate_ci_low": "ci_low",
                                 "rate_ci_high": "ci_high"})
