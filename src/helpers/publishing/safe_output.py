@@ -76,7 +76,7 @@ def write_csv(df: pd.DataFrame, path: str | Path, **kwargs) -> None:
     """Write a published CSV: UTF-8, no index, every text cell neutralised against formulas.
 
     A file path is written whole or not at all (a temporary file beside it, then renamed), so
-    a report running at the same time never reads half a table (see helpers.scheduling)."""
+    a report running at the same time never reads half a table (see helpers.publishing.scheduling)."""
     kwargs.setdefault("index", False)
     kwargs.setdefault("encoding", "utf-8")
     safe = neutralise_frame(df)

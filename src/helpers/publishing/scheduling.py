@@ -18,7 +18,7 @@ config table ``T`` makes the report named like ``T`` (ignoring ``_``, ``-`` and 
 ``[rereferrals]`` -> ``re_referrals``) wait for ``X``; when no report is named like ``T``,
 every report listed after ``X`` waits for it. Such a wait ends as soon as ``X`` has written
 every file the waiting report reads from it (``X/tables/NAME.csv``: tables are written whole,
-by renaming, see :func:`helpers.safe_output.write_csv`), not only when ``X`` finishes, so a
+by renaming, see :func:`helpers.publishing.safe_output.write_csv`), not only when ``X`` finishes, so a
 report that needs one early table of another can start while that one is still running.
 Waits given in ``after`` (and the built-in ones) last until the report finishes.
 
