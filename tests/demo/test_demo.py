@@ -441,3 +441,47 @@ def test_no_census_referral_before_birth(demo_dir):
             dob = child.findtext("ChildIdentifiers/PersonBirthDate")
             assert dob <= f"{y}-03-31", (y, child.findtext("ChildIdentifiers/LAchildID"))
             assert all(d.findtext("CINreferralDate") >= dob for d in child.iter("CINdetails"))
+
+
+def test_stale_demo_folder_is_known(tmp_path):
+    """A demo folder is reused only when this generator wrote it with the same arguments (by hand:
+    each changed field below must make it stale, and the untouched copy must not)."""
+    import json
+    from datetime import date
+
+    from helpers.demo.generator import generator_fingerprint, stale_reason
+
+    args = dict(seed=1, years=5, scale=1.0, as_at=date(2026, 10, 31), faults="normal")
+    assert stale_reason(tmp_path, **args) == "no demo data yet"
+    meta = {"generator": "helpers.demo", "generator_fingerprint": generator_fingerprint(), "seed": 1, "years": 5,
+            "scale": 1.0, "as_at": "2026-10-31", "faults": "normal"}
+    (tmp_path / "council.json").write_text(json.dumps(meta))
+    assert stale_reason(tmp_path, **args) is None
+    assert stale_reason(tmp_path, **{**args, "seed": 3}) == "different seed"
+    (tmp_path / "council.json").write_text(json.dumps({**meta, "generator_fingerprint": "0" * 16}))
+    assert stale_reason(tmp_path, **args) == "written by another version of the generator"
+    (tmp_path / "council.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "generator_fingerprint"}))
+    assert stale_reason(tmp_path, **args) == "written by another version of the generator"
+    assert len(generator_fingerprint()) == 16 and generator_fingerprint() == generator_fingerprint()
+
+
+def test_if_stale_replaces_only_an_old_demo(tmp_path, monkeypatch):
+    """--if-stale leaves an up-to-date folder alone and replaces an old one (its stray files go)."""
+    import json
+
+    from helpers.demo import __main__ as cli
+    from helpers.demo.generator import generator_fingerprint
+
+    calls = []
+    monkeypatch.setattr(cli, "generate", lambda out, **kw: calls.append(out) or __import__("pathlib").Path(out))
+    out = tmp_path / "demo"
+    out.mkdir()
+    meta = {"generator": "helpers.demo", "generator_fingerprint": generator_fingerprint(), "seed": 1, "years": 5,
+            "scale": 1.0, "as_at": "2026-10-31", "faults": "normal"}
+    (out / "council.json").write_text(json.dumps(meta))
+    (out / "stray.csv").write_text("x\n")
+    assert cli.main(["--out", str(out), "--if-stale"]) == 0 and calls == []
+    assert (out / "stray.csv").exists()
+    (out / "council.json").write_text(json.dumps({**meta, "generator_fingerprint": "old"}))
+    assert cli.main(["--out", str(out), "--if-stale"]) == 0 and calls == [str(out)]
+    assert not (out / "stray.csv").exists()

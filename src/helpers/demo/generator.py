@@ -113,7 +113,7 @@ def generate(out_dir, *, seed: int = 1, years: int = 5, scale: float = 1.0, as_a
     meta = {"la_code": geo.la_code, "la_old_code": geo.la_old_code, "la_name": geo.la_name,
             "as_at": as_at.isoformat(), "seed": seed, "scale": float(scale), "years": years,
             "collection_years": year_list, "faults": faults, "synthetic_geography": bool(geo.synthetic),
-            "generator": "helpers.demo", "note": "Generated demo data: do not edit; regenerate with python -m helpers.demo"}
+            "generator": "helpers.demo", "generator_fingerprint": generator_fingerprint(), "note": "Generated demo data: do not edit; regenerate with python -m helpers.demo"}
     (out / "council.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     (out / "faults.json").write_text(json.dumps({"mode": faults, **fault_counts}, indent=2) + "\n", encoding="utf-8")
     return out
@@ -191,3 +191,37 @@ def _write_addresses(path: Path, children: pd.DataFrame, referrals: pd.DataFrame
     addr["AddressEndDate"] = cin_mod.dmy(addr["end"].to_numpy())
     addr[["LAchildID", "Postcode", "LSOA", "WardCode", "AddressStartDate", "AddressEndDate"]].to_csv(
         path, index=False, lineterminator="\n")
+
+
+def generator_fingerprint() -> str:
+    """sha256 (first 16 hex digits) of the sources that decide what the demo writes: this package,
+    the specifications by year and the code lists. Written to ``council.json``, so a demo folder made
+    by an older bundle is known to be stale."""
+    import hashlib
+
+    from helpers import codes
+    from helpers.readers import specs
+
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for path in [*sorted(here.glob("*.py")), Path(specs.__file__), Path(codes.__file__)]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def stale_reason(out: str | Path, *, seed: int, years: int, scale: float, as_at: date, faults: str) -> str | None:
+    """Why the demo folder ``out`` must be generated again, or None when it is up to date (written by
+    this bundle's generator with the same arguments)."""
+    meta_path = Path(out) / "council.json"
+    if not meta_path.is_file():
+        return "no demo data yet"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "council.json cannot be read"
+    if meta.get("generator_fingerprint") != generator_fingerprint():
+        return "written by another version of the generator"
+    wanted = {"seed": seed, "years": years, "scale": float(scale), "as_at": as_at.isoformat(), "faults": faults}
+    changed = [k for k, v in wanted.items() if meta.get(k) != v]
+    return f"different {', '.join(changed)}" if changed else None
