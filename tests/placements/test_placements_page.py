@@ -159,6 +159,9 @@ def test_headline_and_summary(fig, tmp_path):
     # no-movement model: 46 children in three years... beyond the 2-year horizon: "n/a"
     assert "about\n**n/a children**" in text
     assert "7.9% away from what happened" in text
+    # a lead that already says how many children were looked after at the period end: not said twice
+    said = page.headline_text(f"On {f.period_end.day} {f.period_end:%B %Y} the council looked after **8 children**.", f)
+    assert said.count("looked after **8 children**") == 1 and "Of them,\n**25%** were placed outside" in said
     rep = report.Report(tmp_path, threshold=1)
     page.write_summary(rep, f)
     s = json.loads((tmp_path / "summary.json").read_text())

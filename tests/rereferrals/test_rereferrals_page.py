@@ -233,8 +233,9 @@ def test_write_summary_by_hand(fig, tmp_path):
 def test_headline(fig, tmp_path):
     text = page.headline_text("LEAD", fig)
     assert text.strip().startswith("LEAD")
-    assert "**In 2024-25 (April to March), 57.1% of referrals were re-referrals**" in text
-    assert "4 of 7 referrals" in text and "up from last year's 0.0%" in text
+    # the lead (here "LEAD") states the statutory year's rate; the paragraph gives its counts
+    assert "**2024-25, the last statutory year:** 4 of 7 referrals\n(57.1%) were about a child" in text
+    assert "up from last year's 0.0%" in text
     assert "75.0% of the 4 children referred" in text
     # near-duplicates collapsed: 3 of 6 = 50.0%, 50.0 - 57.1 = -7.1 points
     assert "the rate is 50.0% (-7.1 percentage points)" in text

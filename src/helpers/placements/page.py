@@ -243,10 +243,14 @@ def headline_text(lead12: str, f: Figures) -> str:
     """The headline: latest 12 months, then children looked after, where, cost and forecast."""
     three, where = f.fy[3], f.where
     three_n = three["forecast"] if three["forecast"] is not None else "n/a"
+    looked_after = f"On {f.period_end:%d %B %Y} the council looked after **{f.safe_n(f.cla_now)} children**"
+    # the latest-12-months lead usually says this already (day without a leading zero): not twice
+    said = looked_after.replace(f"On {f.period_end:%d}", f"On {f.period_end.day}", 1) in lead12
+    opening = "Of them," if said else f"{looked_after}."
     return f"""
 {lead12}
 
-On {f.period_end:%d %B %Y} the council looked after **{f.safe_n(f.cla_now)} children**.
+{opening}
 **{where['pct_outside_boundary']:.0f}%** were placed outside the council's boundary and
 **{where['pct_over_20_miles']:.0f}%** more than 20 miles from home; **{f.pct_in_house:.0f}%** were in the
 council's own (in-house) placements. Placements cost about **{fmt_money(f.weekly_cost)} a week**

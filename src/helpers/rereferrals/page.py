@@ -298,9 +298,9 @@ def headline_text(lead12: str, f: Figures) -> str:
     return f"""
 {lead12}
 
-**In {year_label(f.year)} (April to March), {pct(this['rereferral_rate'])} of referrals were re-referrals**:
-{n(this['rereferrals'])} of {n(this['referrals'])} referrals were about a child referred in the
-12 months before. That is {direction} {frm}last year's {pct(last['rereferral_rate'])}.
+**{year_label(f.year)}, the last statutory year:** {n(this['rereferrals'])} of {n(this['referrals'])} referrals
+({pct(this['rereferral_rate'])}) were about a child referred in the 12 months before.
+That is {direction} {frm}last year's {pct(last['rereferral_rate'])}.
 
 - **Children:** {pct(this['child_rereferral_rate'])} of the {n(this['children_referred'])} children referred
   were re-referred at least once in the year (DfE child-level rate).
