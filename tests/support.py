@@ -1,8 +1,25 @@
 """Checks shared by tests in more than one folder (tests/ is on sys.path through conftest.py)."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def run_notebook(name: str, config_path: Path, out_dir: Path, executed: Path, **parameters) -> dict:
+    """Run ``notebooks/NAME.ipynb`` under papermill with the given config and output folder (plus any
+    other parameters) and return the ``summary.json`` it published."""
+    import papermill
+
+    notebook = NOTEBOOKS / f"{name}.ipynb"
+    papermill.execute_notebook(str(notebook), str(executed), cwd=str(NOTEBOOKS), kernel_name="python3",
+                               parameters={"config_path": str(config_path), "output_dir": str(out_dir),
+                                           **parameters})
+    return json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
 
 
 def rook_pieces(polygons, locality_of, links=None) -> dict:

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from support import rook_pieces
+from support import run_notebook, rook_pieces
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "locality_sizing.ipynb"
 
 
 @pytest.mark.slow
 def test_locality_notebook_publishes(demo_config, tmp_path):
-    papermill = pytest.importorskip("papermill")
+    pytest.importorskip("papermill")
     out_dir = tmp_path / "published"
-    papermill.execute_notebook(str(NOTEBOOK), str(tmp_path / "executed.ipynb"),
-                               parameters={"config_path": str(demo_config), "output_dir": str(out_dir)},
-                               cwd=str(NOTEBOOK.parent), kernel_name="python3")
-    summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
+    summary = run_notebook("locality_sizing", demo_config, out_dir, tmp_path / "executed.ipynb")
     for key in ("title", "period_start", "period_end", "data_as_at", "n_localities", "fte_social_workers",
                 "fte_family_support_workers", "fte_managers", "workload_ratio_max_min", "all_localities_contiguous",
                 "caseload_targets", "building_block"):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from support import run_notebook
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "re_referrals.ipynb"
 RATE_KEYS = ("rereferral_rate", "child_rereferral_rate", "rate_dfe", "rate_days_365", "rate_window_6m",
              "rate_window_24m", "rate_from_closure", "rate_excluding_nfa", "rate_duplicates_collapsed",
              "rate_excluding_open")
@@ -18,12 +17,9 @@ RATE_KEYS = ("rereferral_rate", "child_rereferral_rate", "rate_dfe", "rate_days_
 def test_re_referrals_notebook_publishes(demo_config, tmp_path):
     """Benchmarks come from the national snapshot bundled with the project (config "reference:dfe_c1"),
     so this run never touches a folder beside the repository."""
-    papermill = pytest.importorskip("papermill")
+    pytest.importorskip("papermill")
     out_dir = tmp_path / "published"
-    papermill.execute_notebook(str(NOTEBOOK), str(tmp_path / "executed.ipynb"),
-                               parameters={"config_path": str(demo_config), "output_dir": str(out_dir)},
-                               cwd=str(NOTEBOOK.parent), kernel_name="python3")
-    summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
+    summary = run_notebook("re_referrals", demo_config, out_dir, tmp_path / "executed.ipynb")
     for key in ("title", "period_start", "period_end", "data_as_at", "referrals", "rereferrals",
                 "children_referred", "children_rereferred", "england_rereferral_rate", *RATE_KEYS):
         assert key in summary, key
@@ -70,7 +66,7 @@ def test_re_referrals_notebook_without_benchmarks_or_current_census(demo_config,
     import shutil
     from helpers.readers import cin_census, between_returns as br
     from helpers.rereferrals import measure as rr
-    papermill = pytest.importorskip("papermill")
+    pytest.importorskip("papermill")
     part = tmp_path / "cin"
     part.mkdir()
     for f in (demo_dir / "cin").glob("*.xml"):
@@ -85,11 +81,8 @@ def test_re_referrals_notebook_without_benchmarks_or_current_census(demo_config,
     config.write_text(text, encoding="utf-8")
     out_dir = tmp_path / "published"
     executed = tmp_path / "executed.ipynb"
-    papermill.execute_notebook(str(NOTEBOOK), str(executed),
-                               parameters={"config_path": str(config), "output_dir": str(out_dir),
-                                           "dfe_c1": str(tmp_path / "missing.csv"), "month": "2026-10"},
-                               cwd=str(NOTEBOOK.parent), kernel_name="python3")
-    summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
+    summary = run_notebook("re_referrals", config, out_dir, executed, dfe_c1=str(tmp_path / "missing.csv"),
+                           month="2026-10")
     assert summary["england_rereferral_rate"] is None
     page = executed.read_text(encoding="utf-8")
     assert "Benchmarks were not available" in page
