@@ -358,7 +358,8 @@ def voronoi_blocks(n: int, seed: int) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({"code": [f"B{i:04d}" for i in range(len(cells))]}, geometry=cells, crs=27700)
 
 
-def test_thousand_blocks_into_21_localities_fast():
+def test_thousand_blocks_into_21_localities():
+    """A county-sized block map groups into 21 contiguous localities (speed: see the benchmarks)."""
     blocks = voronoi_blocks(1000, 7)
     graph = geo.contiguity_graph(blocks, "code")
     rng = np.random.default_rng(7)
@@ -367,7 +368,6 @@ def test_thousand_blocks_into_21_localities_fast():
     part = loc.partition_localities(graph, workload, 21, seed=0)
     seconds = time.perf_counter() - t0
     print(f"1,000 blocks into 21 localities: {seconds:.2f} s, ratio {loc.balance_metrics(part, workload)['ratio_max_min']:.3f}")
-    assert seconds < 30
     assert part["locality"].nunique() == 21
     assert loc.contiguity_check(graph, part)["contiguous"].all()
     assert loc.balance_metrics(part, workload)["ratio_max_min"] <= 1.25
@@ -469,7 +469,6 @@ def test_buckinghamshire_sizing(bucks_demo):
     total = est[est["locality"] == "Council total"].set_index("role")
     assert ((total["posts"] - total["fte"]).between(0, 1 - 1e-9)).all()
     assert sizing.names.nunique() == 21 and not sizing.names.str.startswith("Locality").any()
-    assert seconds < 60
     spec = charts.to_spec(loc.locality_map(sizing.ward_bounds, sizing.w2l.drop_duplicates("ward_code")))
     assert spec["projection"]["type"] == "transverseMercator"
     assert sorted(len(rows) for rows in spec["datasets"].values())[-1] == 49   # one feature per ward, inlined
@@ -520,3 +519,17 @@ def test_adjacency_colours_never_give_neighbours_the_same_colour():
     assert set(colours) == {"L1", "L2", "L3", "L4", "L5"}
     assert len({colours[k] for k in ("L1", "L2", "L3", "L4")}) == 4
     assert all(c in loc.MAP_FILLS for c in colours.values())
+
+
+def test_balance_sweep_chart_publishes_no_run_times():
+    """Hand-made sweep of two rows: the chart's inlined data keeps the ratios (rounded to 3 places)
+    and drops the per-run ``seconds``, so two runs of the same data publish the same chart."""
+    from helpers.publishing import charts
+
+    sweep = pd.DataFrame({"building_block": ["ward", "ward"], "n_localities": [20, 21],
+                          "ratio_max_min": [1.23456, 1.3], "cv": [0.1, 0.2], "all_contiguous": [True, True],
+                          "lower_bound": [1.0, 1.0], "seconds": [0.5, 0.7]})
+    spec = charts.to_spec(loc.balance_sweep_chart(sweep, 1.25, 21))
+    rows = [row for data in spec["datasets"].values() for row in data if "n_localities" in row]
+    assert [row["ratio_max_min"] for row in rows] == [1.235, 1.3]
+    assert all("seconds" not in row for data in spec["datasets"].values() for row in data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pandas as pd
@@ -118,15 +117,13 @@ def test_backtest_on_stationary_synthetic_data():
 
 
 @pytest.mark.slow
-def test_national_size_forecast_runs_in_seconds():
+def test_national_size_forecast_runs():
+    """England-sized input fits and projects (its speed is measured by the benchmarks, not here)."""
     ep, hd = fc.synthetic_episodes(80_000, seed=1)
-    t0 = time.perf_counter()
     model = fc.fit_model(ep, hd, "2023-04-01", "2025-03-31")
     out = fc.project(model, horizon_years=5, n_draws=200)
-    elapsed = time.perf_counter() - t0
     assert model.stock.sum() == pytest.approx(80_000, rel=0.1)
     assert out["date"].max() == pd.Timestamp("2030-03-31")
-    assert elapsed < 30, f"fit + 5-year forecast took {elapsed:.1f}s"
 
 
 def test_start_stock_uses_date_of_birth_mid_month():

@@ -1942,7 +1942,8 @@ def balance_sweep_chart(sweep: pd.DataFrame, target_ratio: float, chosen: int):
     """Workload ratio (largest / smallest locality) against the number of localities."""
     import altair as alt
 
-    data = sweep.assign(ratio_max_min=sweep["ratio_max_min"].round(3))
+    # the chart's data is published with the page: no run times (they differ between runs)
+    data = sweep.drop(columns=["seconds"], errors="ignore").assign(ratio_max_min=sweep["ratio_max_min"].round(3))
     data["building_block"] = data.get("building_block", "")
     line = alt.Chart(data).mark_line(point=True).encode(
         x=alt.X("n_localities:Q", title="Number of localities", scale=alt.Scale(zero=False)),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -70,7 +69,6 @@ class Figures:
     sweep_range: Any
     measure: str
     growth: dict
-    started: float = field(default_factory=time.perf_counter)
     cin: Any = None
     lac: Any = None
     address_ledger: Any = None
@@ -639,7 +637,6 @@ def write_summary(rep: Any, f: Figures) -> None:
         keep_districts_whole=f.keep_districts_whole,
         districts_kept_whole=s.districts_kept_whole,
         n_districts=s.n_districts,
-        seconds=round(time.perf_counter() - f.started, 1),
     )
     annex_ledger = f.annex.ledger if f.annex is not None else type(f.cin.ledger)()
     rep.data_quality(f.cin.ledger.merge(f.lac.ledger).merge(f.address_ledger)

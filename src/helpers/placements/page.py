@@ -9,7 +9,6 @@ small hand-made tables.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,7 +77,6 @@ class Figures:
     fc: pd.DataFrame | None = None
     backtest: pd.DataFrame | None = None
     backtest_error: float = float("nan")
-    forecast_seconds: float = 0.0
     fy: dict | None = None
     inputs: Any = None
     scenarios: list | None = None
@@ -188,7 +186,6 @@ def forecast_at_years(fc: pd.DataFrame, start: pd.Timestamp, horizon_years: int,
 
 def forecast_and_scenarios(f: Figures) -> Figures:
     """Fit the stock-and-flow model, forecast, back-test it, and cost the scenarios."""
-    started = time.perf_counter()
     fit_start = f.period_end - pd.DateOffset(months=int(f.reference_years * 12)) + pd.Timedelta(days=1)
     f.model = forecast.fit_model(f.episodes, f.data.header, fit_start, f.period_end)
     f.fc = forecast.project(f.model, f.horizon_years, interval=f.interval, n_draws=f.n_draws)
@@ -196,7 +193,6 @@ def forecast_and_scenarios(f: Figures) -> Figures:
                                    reference_years=f.reference_years, interval=f.interval,
                                    n_draws=f.n_draws)
     f.backtest_error = float(f.backtest.set_index("group").loc["Total", "abs_pct_error"])
-    f.forecast_seconds = time.perf_counter() - started
     f.fy = forecast_at_years(f.fc, f.model.start, f.horizon_years)
     f.inputs = sufficiency.SufficiencyInputs(
         costs=f.costs, capacity=f.capacity, share_in_house=sufficiency.inhouse_share(f.snapshot),
@@ -292,7 +288,6 @@ def write_summary(rep: Any, f: Figures) -> None:
         pct_long_term_stable=round(stab["pct_long_term_stable"], 1),
         **forecast_keys(f.fy),
         backtest_error=round(f.backtest_error, 1),
-        forecast_seconds=round(f.forecast_seconds, 2),
         scenario_savings={r["scenario"]: round(r["saving_total"]) for _, r in f.savings.iterrows()},
         **{saving_key(r["scenario"]): round(r["saving_total"]) for _, r in f.savings.iterrows()},
     )
