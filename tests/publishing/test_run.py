@@ -272,3 +272,32 @@ def test_guard_scans_the_executed_notebook_outputs_not_its_metadata(tmp_path, fo
     nb["cells"][0]["outputs"][0]["text"] = ["warning: 3 rows dropped\n"]
     (report_dir / "executed.ipynb").write_text(_json.dumps(nb), encoding="utf-8")
     assert publish.guard_build(tmp_path / "month", Identifiers(ids=found.ids, dobs=found.dobs), {}) == []
+
+
+def _whole_text_scan(text: str) -> tuple[set, set]:
+    """The guard's definition on the whole text at once (the two patterns, no pieces)."""
+    ids = {m.group(2) for m in publish.XML_ID.finditer(text) if not publish.UPN_UNKNOWN.match(m.group(2))}
+    dobs = {d for d in (publish._parse_input_date(m.group(2)) for m in publish.XML_DOB.finditer(text)) if d}
+    return ids, dobs
+
+
+def test_xml_read_in_pieces_finds_exactly_what_the_whole_text_does(tmp_path):
+    # Hand-made: prefixed and plain tags, padding inside values, a multi-byte character next to
+    # a tag, a "UPN unknown" code, and tags the guard ignores. Worked out by hand, the whole
+    # text holds ids LA1, LAé2, B98765, F1 and dates of birth 2013-06-14 and 2020-01-02; every
+    # piece size from 1 to 60 bytes cuts the file somewhere else, and each must find the same.
+    xml = ("<cin:Message xmlns:cin='x'><Child><cin:LAchildID> LA1 </cin:LAchildID><UPN>B98765</UPN>"
+           "<FormerUPN>F1</FormerUPN><UPN>UN3</UPN><PersonBirthDate>2013-06-14</PersonBirthDate></Child>"
+           "<Child><LAchildID>LAé2</LAchildID><Note>é<b>x</b></Note>"
+           "<ExpectedPersonBirthDate>\n2020-01-02 </ExpectedPersonBirthDate><UPN></UPN></Child></cin:Message>")
+    path = tmp_path / "c.xml"
+    path.write_bytes(xml.encode("utf-8"))
+    expected = _whole_text_scan(xml)
+    assert expected == ({"LA1", "LAé2", "B98765", "F1"}, {dt.date(2013, 6, 14), dt.date(2020, 1, 2)})
+    for size in range(1, 61):
+        assert "".join(publish._xml_chunks(path, size)) == xml, size
+        found = Identifiers()
+        publish._scan_xml(path, found, size)
+        assert (found.ids, found.dobs) == expected, size
+    found = collect_identifiers([path])
+    assert (found.ids, found.dobs) == expected

@@ -167,6 +167,48 @@ def _norm_col(name: str) -> str:
     return re.sub(r"[\s_\-]", "", name).lower()
 
 
+# One pass finds both (a match of either pattern holds exactly two "<": its own and the "</"
+# closing it, so the two patterns' matches never overlap and one alternation finds them all).
+XML_ID_OR_DOB = re.compile(r"<(?:\w+:)?(LAchildID|UPN|FormerUPN|PersonBirthDate|ExpectedPersonBirthDate)>\s*([^<\s][^<]*?)\s*</")
+XML_DOB_TAGS = {"PersonBirthDate", "ExpectedPersonBirthDate"}
+XML_CHUNK_BYTES = 64 << 20
+
+
+def _xml_chunks(path: Path, size: int = XML_CHUNK_BYTES):
+    """The file's text in pieces of about ``size`` bytes, each cut just before a "<" that does
+    not open a closing tag: no match of ``XML_ID_OR_DOB`` can span a cut (its only "<" after
+    the first is the closing "</"), and a "<" byte is never inside a UTF-8 sequence, so the
+    pieces decode (``errors="replace"``) and match exactly as the whole file would, without
+    holding a national file (about 1 GB) in memory twice over."""
+    carry = b""
+    with path.open("rb") as handle:
+        while block := handle.read(size):
+            data = carry + block
+            cut = data.rfind(b"<", 0, len(data) - 1)      # a "<" whose next byte is known
+            while cut > 0 and data[cut + 1] == 0x2F:        # "</": look further back
+                cut = data.rfind(b"<", 0, cut)
+            if cut <= 0:                                   # nowhere to cut yet: read on
+                carry = data
+                continue
+            yield data[:cut].decode("utf-8", errors="replace")
+            carry = data[cut:]
+    if carry:
+        yield carry.decode("utf-8", errors="replace")
+
+
+def _scan_xml(path: Path, found: "Identifiers", size: int = XML_CHUNK_BYTES) -> None:
+    """Child identifiers and dates of birth in one XML input (``XML_ID`` and ``XML_DOB``, one pass)."""
+    ids, dobs = found.ids, set()
+    for text in _xml_chunks(path, size):
+        for m in XML_ID_OR_DOB.finditer(text):
+            value = m.group(2)
+            if m.group(1) in XML_DOB_TAGS:
+                dobs.add(value)
+            elif not UPN_UNKNOWN.match(value):
+                ids.add(value)
+    found.dobs.update(d for d in map(_parse_input_date, dobs) if d)
+
+
 def collect_identifiers(paths: list[Path]) -> Identifiers:
     """Child identifiers and dates of birth in the input files (XML by regex, CSV by header).
 
@@ -185,9 +227,7 @@ def collect_identifiers(paths: list[Path]) -> Identifiers:
     for path in files:
         suffix = path.suffix.lower()
         if suffix == ".xml":
-            text = path.read_text(encoding="utf-8", errors="replace")
-            found.ids.update(m.group(2) for m in XML_ID.finditer(text) if not UPN_UNKNOWN.match(m.group(2)))
-            found.dobs.update(d for d in (_parse_input_date(m.group(2)) for m in XML_DOB.finditer(text)) if d)
+            _scan_xml(path, found)
             found.files_scanned += 1
         elif suffix in (".xlsx", ".xlsm"):
             # Ofsted Annex A workbooks: child identifiers, dates of birth and allocated workers' names
