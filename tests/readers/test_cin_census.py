@@ -252,3 +252,38 @@ def test_output_str_columns_reject_non_strings():
     cases = err.value.failure_cases
     assert cases.loc[cases["column"] == "child_id", "failure_case"].tolist() == [7]
     validate("cin_children", kids.assign(child_id=["A", "B"]))
+
+
+# ------------------------------------------------------------------ files read side by side (processes)
+def _everything(cin) -> dict:
+    return {"children": cin.children, "referrals": cin.referrals, "assessments": cin.assessments,
+            "cin_plans": cin.cin_plans, "section47": cin.section47, "cp_plans": cin.cp_plans,
+            "issues": cin.ledger.issues(), "summary": cin.ledger.summary(), "specs": cin.ledger.specs()}
+
+
+def test_files_read_side_by_side_give_exactly_the_one_process_result(demo_dir, monkeypatch):
+    # The demo's years (superseded copies across years, repairs, exclusions) read in 2 processes:
+    # every table, every ledger issue (with its line), the counts and the identifiers are those
+    # of the read in one process.
+    monkeypatch.setenv("CSC_READ_WORKERS", "1")
+    one = read_cin_census(demo_dir / "cin")
+    monkeypatch.setenv("CSC_READ_WORKERS", "2")
+    two = read_cin_census(demo_dir / "cin")
+    for name, table in _everything(one).items():
+        pd.testing.assert_frame_equal(_everything(two)[name], table, obj=name)
+    assert two.identifiers == one.identifiers
+    assert len(one.ledger.specs()) > 1  # several files, so the two processes shared them
+
+
+def test_unreadable_file_among_several_raises_its_error_when_read_side_by_side(monkeypatch):
+    # The first unreadable file in file order is named, as in a one-process read.
+    monkeypatch.setenv("CSC_READ_WORKERS", "2")
+    with pytest.raises(ReaderError, match=r"truncated\.xml, line 11: not well-formed XML") as err:
+        read_cin_census([FIX / "cin_2023.xml", BAD / "truncated.xml", BAD / "wrong_root.xml"])
+    assert err.value.field is None and err.value.where == "line 11"
+
+
+def test_read_workers_setting_is_checked(monkeypatch):
+    monkeypatch.setenv("CSC_READ_WORKERS", "two")
+    with pytest.raises(ValueError, match=r"CSC_READ_WORKERS='two': expected a whole number"):
+        read_cin_census([FIX / "cin_2023.xml", FIX / "cin_2024.xml"])

@@ -46,6 +46,10 @@ class ReaderError(ValueError):
         field_part = f", field {field}" if field else ""
         super().__init__(f"{self.file}, {where}{field_part}: {expected}")
 
+    def __reduce__(self):
+        # raised in a worker process (files read side by side) and re-raised in the caller
+        return (type(self), (self.file, self.where, self.field, self.expected))
+
 
 class Ledger:
     """Counts of rows read, used, repaired and excluded, per source, with the issues behind them.
