@@ -249,3 +249,25 @@ def test_published_summaries_identical_with_and_without_cache(demo_config, tmp_p
         assert plain[name] == cached[name], name
     manifest = json.loads((tmp_path / "cached" / "2026-10" / "manifest.json").read_text())
     assert list(manifest["reports"]) == cfg["publish"]["reports"]   # in the configured order
+
+
+def test_large_set_stored_beside_the_tables_and_read_back_whole(cfg, tmp_path, monkeypatch):
+    # A set above LARGE_SET (lowered to 3 here) goes to its own Parquet file, not into
+    # meta.json; it comes back as the same set (and a frozenset as a frozenset). 5 ids by hand.
+    monkeypatch.setattr(input_cache, "LARGE_SET", 3)
+    path = tmp_path / "ids.txt"
+    path.write_text("LA1\nLA2\nLA3\nUPN é4\nLA5\n", encoding="utf-8")
+
+    def read_ids(p):
+        values = Path(p).read_text(encoding="utf-8").split("\n")[:-1]
+        return {"ids": set(values), "frozen": frozenset(values[:2]), "small": {"x"}}
+
+    first = input_cache.load(cfg, read_ids, path)
+    second = input_cache.load(cfg, read_ids, path)
+    assert input_cache.EVENTS[-1]["action"] == "cached"
+    assert second == first == {"ids": {"LA1", "LA2", "LA3", "UPN é4", "LA5"}, "frozen": frozenset({"LA1", "LA2"}),
+                               "small": {"x"}}
+    assert isinstance(second["frozen"], frozenset)
+    entry = next(p for p in input_cache.cache_dir(cfg).iterdir() if p.is_dir() and not p.name.startswith("."))
+    meta = (entry / "meta.json").read_text(encoding="utf-8")
+    assert "LA5" not in meta and '"x"' in meta   # the large set is not in meta.json; the small one is

@@ -41,6 +41,8 @@ restored: missing values in text columns (NaN or None as the reader left them) a
 ``DataFrame.attrs``. A table with text columns holding anything but text (or missing values
 of mixed kinds) is not cached. After reading, every table's column types are checked against
 those recorded when it was stored; any difference discards the entry and parses the files.
+Sets of more than ``LARGE_SET`` strings (the CIN reader's millions of identifiers) are stored
+as a Parquet column beside the tables, not in ``meta.json``.
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ from helpers.readers.ledger import Ledger
 ENV_DIR = "CSC_INPUT_CACHE"
 ENV_HASHES = "CSC_INPUT_HASHES"
 DEFAULT_DIR = ".cache/inputs"
-FORMAT = 1
+FORMAT = 2
+#: Sets of more text values than this are stored as a Parquet column beside the tables.
+LARGE_SET = 10_000
 _TEXT_KINDS = {"string", "empty"}
 
 #: What the cache did in this process, one dict per :func:`load` call (reader, key, action:
@@ -345,7 +349,18 @@ class _Writer:
         if isinstance(value, (set, frozenset)):
             if not all(isinstance(v, str) for v in value):
                 raise _NotStorable("a set of values that are not text")
-            return {"t": "frozenset" if isinstance(value, frozenset) else "set", "items": sorted(value)}
+            kind = "frozenset" if isinstance(value, frozenset) else "set"
+            if len(value) > LARGE_SET:
+                # millions of identifiers: a Parquet column, not JSON in meta.json (which every
+                # load, and every new entry's clean-up of superseded ones, would parse again)
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                name = f"t{self.n}.parquet"
+                self.n += 1
+                pq.write_table(pa.table({"values": pa.array(sorted(value), type=pa.string())}), self.folder / name)
+                return {"t": kind, "file": name, "n": len(value)}
+            return {"t": kind, "items": sorted(value)}
         if isinstance(value, pd.Timestamp):
             return {"t": "timestamp", "v": value.isoformat()}
         if isinstance(value, np.generic):
@@ -435,10 +450,16 @@ class _Reader:
             return [self.node(v) for v in node["items"]]
         if t == "dict":
             return {k: self.node(v) for k, v in node["items"].items()}
-        if t == "set":
-            return set(node["items"])
-        if t == "frozenset":
-            return frozenset(node["items"])
+        if t in ("set", "frozenset"):
+            if "file" in node:
+                import pyarrow.parquet as pq
+
+                items = pq.read_table(self.folder / node["file"]).column("values").to_pylist()
+                if len(items) != node["n"]:
+                    raise ValueError(f"{node['file']}: {len(items)} values stored, {node['n']} expected")
+            else:
+                items = node["items"]
+            return set(items) if t == "set" else frozenset(items)
         if t == "timestamp":
             return pd.Timestamp(node["v"])
         if t == "value":
