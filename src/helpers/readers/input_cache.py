@@ -279,6 +279,17 @@ def _missing_kind(values: pd.Series) -> str:
     return kinds.pop() if kinds else "none"
 
 
+def _release_arrow_memory() -> None:
+    """Hand back to the system the memory pyarrow's allocator keeps after a table is converted.
+
+    pyarrow's pool (mimalloc or jemalloc) keeps freed buffers for reuse: without this, a kernel
+    that loaded the national CIN tables held about 1 GB more per large table than the tables
+    themselves (1.9 GB resident for a 0.5 GB ledger)."""
+    import pyarrow
+
+    pyarrow.default_memory_pool().release_unused()
+
+
 class _Writer:
     def __init__(self, folder: Path):
         self.folder = folder
@@ -321,6 +332,7 @@ class _Writer:
             plain.to_parquet(self.folder / name, engine="pyarrow", index=True)
         else:
             plain.to_parquet(self.folder / name, index=True)
+        _release_arrow_memory()
         return {"t": "geoframe" if geometry else "frame", "file": name, "missing": missing, "attrs": attrs,
                 "dtypes": [str(t) for t in df.dtypes], "columns": list(df.columns), "rows": len(df)}
 
@@ -413,6 +425,7 @@ class _Reader:
             df = gpd.read_parquet(path)
         else:
             df = pd.read_parquet(path, engine="pyarrow")
+        _release_arrow_memory()
         for col, kind in node["missing"].items():
             fill = {"nan": np.nan, "none": None, "na": pd.NA, "nat": pd.NaT}[kind]
             values = df[col].to_numpy(dtype=object, copy=True)
