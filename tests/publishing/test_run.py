@@ -301,3 +301,26 @@ def test_xml_read_in_pieces_finds_exactly_what_the_whole_text_does(tmp_path):
         assert (found.ids, found.dobs) == expected, size
     found = collect_identifiers([path])
     assert (found.ids, found.dobs) == expected
+
+
+def test_guard_thread_priority_lowered_for_that_thread_only():
+    # Linux: the thread that gathers the guard's identifiers gets its own nice value; the
+    # publishing process's other threads keep theirs.
+    import os
+    import sys
+    import threading
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("per-thread nice values are a Linux feature")
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen = {}
+
+    def worker():
+        seen["changed"] = publish.lower_thread_priority(3)
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen == {"changed": True, "nice": min(19, before + 3)}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before

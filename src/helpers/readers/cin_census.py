@@ -698,6 +698,19 @@ def _labels(template: str, values: np.ndarray) -> np.ndarray:
     return _obj([template.format(v) for v in distinct])[inverse]
 
 
+def _memo_details(fmt, *columns) -> np.ndarray:
+    """``fmt(*row)`` per row, built once per distinct row (one string object shared by the
+    rows that repeat it: a whole year's files in another year's sex coding repeat a handful)."""
+    memo: dict = {}
+    out = []
+    for key in zip(*columns):
+        text = memo.get(key)
+        if text is None:
+            text = memo[key] = fmt(*key)
+        out.append(text)
+    return _obj(out)
+
+
 def _as_str(values: np.ndarray) -> np.ndarray:
     """``str`` of each value (as ``Series.astype(str)`` on object values), object array."""
     return _obj([str(v) for v in values])
@@ -878,8 +891,8 @@ def _children(raw: _Raw, ctx: _Context, fidx: dict) -> pd.DataFrame:
     raw_sex = _obj([s if s is not None else g for s, g in zip(ch["sex"], ch["gender"])])
     rc.repair(sex_wrong_form, "sex in another year's form (GenderCurrent 0/1/2/9 to 2023-24, Sex M/F/U "
               "from 2024-25): mapped to M/F/U", "Sex",
-              lambda m: _obj([f"{f} expected in {specs.year_label(int(y))}; found {v!r}"
-                              for f, y, v in zip(sex_field[m], year[m], raw_sex[m])]))
+              lambda m: _memo_details(lambda f, y, v: f"{f} expected in {specs.year_label(int(y))}; found {v!r}",
+                                      sex_field[m], year[m], raw_sex[m]))
     hit = rc.repair(sex_bad, "sex missing or not a code: set to U (not recorded)", "Sex",
                     lambda m: _obj([repr(v) if v is not None else "blank" for v in raw_sex[m]]))
     sex[hit] = "U"
