@@ -12,6 +12,12 @@ only, and the rules below are numpy masks; each table is built once. Personal de
 degraded on read: date of birth to month; LAchildID and UPN values go only to
 ``identifiers`` (for the publish guard).
 
+Large runs (two or more files, 256 MB or more in all, e.g. a national council's six years)
+parse their files side by side, one fresh interpreter per file up to the number of CPU cores
+(``CSC_READ_WORKERS`` sets the number; 1 = everything in this process); the result, the
+ledger and any error are exactly those of reading the files one after another. While parsing,
+each distinct code or date text is held once, however many rows repeat it.
+
 Specification year. Each file's collection year (below) names the specification it is read
 with (``helpers.readers.specs.cin_spec``; years before 2021-22 or after 2026-27 use the nearest covered
 year); the ledger records it per file (``Ledger.specs()``), with how sex was coded.
