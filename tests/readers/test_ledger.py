@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from helpers.readers.ledger import Ledger, ReaderError
@@ -84,3 +85,26 @@ def test_reader_error_names_file_place_field_and_expectation():
     assert str(err) == "episodes.csv, line 1, field DECOM: required column missing"
     assert isinstance(err, ValueError)
     assert str(ReaderError("a.xml", "line 3", None, "x")) == "a.xml, line 3: x"
+
+
+def test_repaired_rows_later_excluded_are_counted_once_per_source():
+    # By hand: a.csv rows 2, 3, 4 repaired; row 3 later excluded; row 4 repaired twice; one
+    # repair without a row. b.csv row 3 repaired (same row number as a.csv's excluded row,
+    # another source: still a repair) and row 5 excluded. a.csv: read 5, used 4, excluded 1,
+    # repaired 2 (rows 2 and 4) + 1 without a row = 3. b.csv: read 4, used 3, excluded 1, repaired 1.
+    led = Ledger()
+    led.add_read("a.csv", 5)
+    led.add_read("b.csv", 4)
+    led.repair_rows("a.csv", np.array([2, 3, 4]), "trimmed", "X", "v")
+    led.repair("a.csv", 4, "other repair", "Y", "w")
+    led.repair("a.csv", None, "file-level repair", None, "")
+    led.exclude_rows("a.csv", np.array([3]), "bad", "X", "v")
+    led.repair_rows(np.array(["b.csv"]), np.array([3]), "trimmed", "X", "v")
+    led.exclude("b.csv", 5, "bad", "X", "v")
+    led.add_used("a.csv", 4)
+    led.add_used("b.csv", 3)
+    summary = led.summary().set_index("source")
+    assert summary.loc["a.csv"].tolist() == [5, 4, 3, 1]
+    assert summary.loc["b.csv"].tolist() == [4, 3, 1, 1]
+    led.check_reconciles()
+    assert led.issue_columns(["source", "rule"]).equals(led.issues()[["source", "rule"]])

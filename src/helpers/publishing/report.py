@@ -278,7 +278,8 @@ class Report:
             # Each source stands alone: the columns are not summed across sources on the page.
             group_cols=["source"],
         )
-        issues = ledger.issues()
+        wanted = ["source", "action", "rule", "field"]
+        issues = ledger.issue_columns(wanted) if hasattr(ledger, "issue_columns") else ledger.issues()[wanted]
         if len(issues):
             rules = (
                 issues.assign(field=issues["field"].fillna("(whole row)"))

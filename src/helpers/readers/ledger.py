@@ -157,9 +157,21 @@ class Ledger:
             return out
         return pd.concat(parts, ignore_index=True)[ISSUE_COLUMNS]
 
+    def issue_columns(self, columns: list[str]) -> pd.DataFrame:
+        """``issues()[columns]`` without building the other columns (a national council's ledger
+        holds millions of issues: counting by rule needs neither row numbers nor details)."""
+        parts = [chunk[columns] for chunk in self._chunks]
+        if self._single:
+            single = pd.DataFrame(self._single, columns=ISSUE_COLUMNS)
+            single["row"] = pd.array(single["row"], dtype="Int64")
+            parts.append(single[columns])
+        if not parts:
+            return self.issues()[columns]
+        return pd.concat(parts, ignore_index=True)
+
     def summary(self) -> pd.DataFrame:
         """One row per source: ``source, rows_read, rows_used, rows_repaired, rows_excluded``."""
-        issues = self.issues()
+        issues = self.issue_columns(["source", "row", "action"])
         sources = sorted(set(self._read) | set(self._used) | set(issues["source"]))
         excluded = issues[issues["action"] == "excluded"].groupby("source").size()
         rep = issues[issues["action"] == "repaired"]
@@ -167,8 +179,15 @@ class Ledger:
         # repairs without a row number count one each
         exc = issues[(issues["action"] == "excluded") & issues["row"].notna()]
         if not exc.empty and not rep.empty:
-            gone = rep.merge(exc[["source", "row"]].drop_duplicates(), on=["source", "row"], how="left",
-                             indicator=True)["_merge"].eq("both").to_numpy()
+            # (source, row) of each repair also excluded: one integer key per pair (source code,
+            # row number), compared as sorted integers rather than merged as objects
+            codes, _ = pd.factorize(pd.concat([rep["source"], exc["source"]], ignore_index=True))
+            rows = np.concatenate([rep["row"].to_numpy(dtype="float64", na_value=np.nan),
+                                   exc["row"].to_numpy(dtype="float64", na_value=np.nan)])
+            has_row = ~np.isnan(rows)
+            keys = codes.astype(np.int64) * (1 << 40) + np.where(has_row, rows, 0).astype(np.int64)
+            n_rep = len(rep)
+            gone = pd.Series(keys[:n_rep]).isin(keys[n_rep:]).to_numpy() & has_row[:n_rep]  # a hash table
             rep = rep[~gone]
         with_row = rep[rep["row"].notna()].drop_duplicates(["source", "row"]).groupby("source").size()
         no_row = rep[rep["row"].isna()].groupby("source").size()
