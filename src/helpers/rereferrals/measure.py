@@ -31,6 +31,7 @@ Python loops. Inputs are the ``referrals`` and ``children`` tables of
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -444,6 +445,48 @@ def _child_day_order(child_code: np.ndarray, day: np.ndarray, referral_id: np.nd
     return order
 
 
+#: Arrays at least this long are sorted in two threads (numpy sorts without holding the GIL).
+_PARALLEL_SORT_FROM = 1 << 20
+
+
+def _sort_int64(values: np.ndarray) -> np.ndarray:
+    """``np.sort`` of distinct int64 values, in two threads for long arrays: the values are
+    split at the median of a sample into a lower and an upper part, each sorted in its own
+    thread, then put one after the other (every lower value is below every upper one, so the
+    result is exactly ``np.sort(values)``). Sorts in place and returns ``values`` when short."""
+    if len(values) < _PARALLEL_SORT_FROM:
+        values.sort()
+        return values
+    sample = np.sort(values[:: max(1, len(values) // 4096)])
+    low = values < sample[len(sample) // 2]
+    lower, upper = values[low], values[~low]
+    _run_both(lower.sort, upper.sort)
+    return np.concatenate((lower, upper))
+
+
+def _run_both(first, second):
+    """Run ``first()`` in a new thread and ``second()`` in this one; return both results
+    (re-raising an exception from either). Worth it only for work that releases the GIL
+    (numpy sorts and ufuncs on large arrays)."""
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = first()
+        except BaseException as exc:  # noqa: BLE001  re-raised below, in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    try:
+        second_value = second()
+    finally:
+        thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"], second_value
+
+
 def _packed_order(child_code: np.ndarray, bound: int, day: np.ndarray,
                   referral_id: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.ndarray] | None:
     """Child-then-date order by sorting one packed integer per referral.
@@ -480,7 +523,7 @@ def _packed_order(child_code: np.ndarray, bound: int, day: np.ndarray,
         return None, child_code + 1, day  # already in order, no same-day pairs: nothing to reorder
     packed <<= row_bits
     packed |= np.arange(n, dtype=np.int64)
-    packed.sort()
+    packed = _sort_int64(packed)
     order = packed & ((1 << row_bits) - 1)
     packed >>= row_bits  # (child, day)
     tie = packed[1:] == packed[:-1]
@@ -600,7 +643,14 @@ def flag_rereferrals(
     child_all, bound = _child_codes(df["child_id"], sparse=True)
     day_all = (df["referral_date"].to_numpy(dtype="datetime64[D]") - _DAY0).astype(np.int64)
     referral_id = df["referral_id"].to_numpy()
-    packed = _packed_order(child_all, bound, day_all, referral_id)
+
+    def case_ends() -> tuple[np.ndarray, np.ndarray]:
+        # each referral's outcome and the day its case ended (``_NO_END``: still open); done
+        # in a second thread while the referrals are sorted
+        closure = df["closure_date"].to_numpy(dtype="datetime64[D]")
+        return _outcome_codes(df), np.where(np.isnat(closure), _NO_END, (closure - _DAY0).astype(np.int64))
+
+    (outcome_all, end_all), packed = _run_both(case_ends, lambda: _packed_order(child_all, bound, day_all, referral_id))
     if packed is not None:
         order, child_code, day = packed
     else:  # too many bits to pack (or a missing date): sort by (child, day) with argsort
@@ -623,7 +673,7 @@ def flag_rereferrals(
             keep_input = np.ones(len(df), dtype=bool)
             keep_input[duplicate if order is None else order[duplicate]] = False
             df = df[keep_input]
-            day_all = day_all[keep_input]
+            day_all, outcome_all, end_all = day_all[keep_input], outcome_all[keep_input], end_all[keep_input]
             if order is not None:
                 # positions of kept rows among the filtered frame, still in child-date order
                 new_pos = np.cumsum(keep_input) - 1
@@ -639,9 +689,6 @@ def flag_rereferrals(
     # Latest end of any previous case of the child; a case with no closure never ends.
     # The end day and the outcome are gathered into child-date order together when they fit
     # one int32 (one random gather instead of two).
-    closure_all = df["closure_date"].to_numpy(dtype="datetime64[D]")
-    end_all = np.where(np.isnat(closure_all), _NO_END, (closure_all - _DAY0).astype(np.int64))
-    outcome_all = _outcome_codes(df)
     if order is not None and n and 0 <= int(end_all.min()) and int(end_all.max()) <= _NO_END:
         both = (end_all << 3).astype(np.int32)
         both |= outcome_all
