@@ -223,7 +223,7 @@ def _outcome_codes(referrals: pd.DataFrame) -> np.ndarray:
 
 def _child_codes(child_id: pd.Series, *, sparse: bool = False) -> tuple[np.ndarray, int]:
     """Integer code for each child identifier (equal identifiers, equal codes; a missing
-    identifier is -1) and an upper bound on the codes (codes are ``< n``), int64.
+    identifier is -1) and an upper bound ``n`` on the codes (codes are ``< n``), int64.
 
     Fast paths, fastest first: a categorical ``child_id`` (its codes, no hashing: readers
     should supply categorical identifiers at national scale); identifiers already sorted
@@ -245,7 +245,7 @@ def _child_codes(child_id: pd.Series, *, sparse: bool = False) -> tuple[np.ndarr
     lexical = _lexical_keys(values)
     if lexical is not None:
         keys, bound = lexical
-        if sparse or bound <= 4 * len(keys):
+        if sparse or bound <= max(4 * len(keys), _DENSE_ENOUGH):
             return keys, bound
         codes_, uniques = pd.factorize(keys, sort=False)
         return codes_.astype(np.int64), len(uniques)
@@ -255,6 +255,10 @@ def _child_codes(child_id: pd.Series, *, sparse: bool = False) -> tuple[np.ndarr
     codes_, uniques = pd.factorize(values, sort=False)
     return codes_.astype(np.int64), len(uniques)
 
+
+#: Codes below this bound are used as they are (a table of this many flags is small);
+#: sparser codes are renumbered.
+_DENSE_ENOUGH = 1 << 24
 
 _WORD = 8
 _MAX_WORDS = 4
@@ -416,7 +420,9 @@ def _count_distinct(codes_: np.ndarray, n: int) -> int:
     codes_ = codes_[codes_ >= 0]
     if len(codes_) == 0:
         return 0
-    return int(np.count_nonzero(np.bincount(codes_, minlength=n)))
+    seen = np.zeros(n, dtype=bool)
+    seen[codes_] = True
+    return int(np.count_nonzero(seen))
 
 
 def _child_day_order_or_none(child_code: np.ndarray, day: np.ndarray, referral_id: np.ndarray) -> np.ndarray | None:
@@ -612,9 +618,12 @@ def flag_rereferrals(
         adds it by default.
 
     Performance: rows may come in any order. Sorted or categorical ``child_id`` needs no
-    hashing at all; text identifiers in any other order are numbered from their UTF-8 bytes
-    (:func:`_codes_from_text_bytes`); only other identifiers (missing, bytes, mixed types,
-    longer than 32 bytes) fall back to hashing with ``pd.factorize``.
+    hashing at all; text identifiers in any other order are read as integers from their
+    UTF-8 bytes (:func:`_lexical_keys`); only other identifiers (missing, bytes, mixed types,
+    longer than 64 bytes) fall back to hashing with ``pd.factorize``. Referrals are put in
+    child-then-date order by one sort of packed integers (:func:`_packed_order`, in two
+    threads for large inputs), falling back to ``argsort`` when child, day and row number do
+    not fit 63 bits together.
 
     Output
     ------
@@ -788,7 +797,11 @@ def rereferral_rates(flags: pd.DataFrame, period_start, period_end, *, lookback_
     """
     start, end = pd.Timestamp(period_start), pd.Timestamp(period_end)
     in_period = (flags["counted"] & flags["referral_date"].between(start, end)).to_numpy(dtype=bool)
-    children = flags["child_id"][in_period]
+    child_id = flags["child_id"]
+    if child_id.dtype == object:  # a plain numpy selection (no new index)
+        children = pd.Series(child_id.to_numpy()[in_period], dtype=object, copy=False)
+    else:
+        children = child_id[in_period]
     rereferred = flags["is_rereferral"].to_numpy(dtype=bool)[in_period]
     # distinct children from integer codes (``nunique`` on millions of strings is slow)
     child_code, n_codes = _child_codes(children)
