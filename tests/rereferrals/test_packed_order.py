@@ -32,6 +32,24 @@ def test_lexical_keys_drop_positions_every_identifier_shares():
     assert keys.tolist() == [0, 9, 5] and bound == 12
 
 
+def test_lexical_keys_exact_near_the_limit():
+    # 61 positions each "y" or "z" (base 2, "y" = 0): the keys are 61-bit binary numbers, and
+    # the raw bytes (122 at each position) overflow 64 bits on the way: the result is still exact.
+    ids = ["y" * 61, "z" * 61, "y" * 60 + "z", "z" + "y" * 60]
+    keys, bound = rr._lexical_keys(np.array(ids, dtype=object))
+    assert bound == 2 ** 61
+    assert keys.tolist() == [0, 2 ** 61 - 1, 1, 2 ** 60]
+
+
+def test_lexical_keys_combine_runs_of_positions():
+    # 12 digit positions "0".."9" (base 10): the raw value of more than 9 positions passes
+    # 2**32, so the keys are built in two runs and folded; the key is the number itself.
+    ids = ["000000000000", "123456789012", "999999999999", "000000000001"]
+    keys, bound = rr._lexical_keys(np.array(ids, dtype=object))
+    assert bound == 10 ** 12
+    assert keys.tolist() == [0, 123456789012, 999999999999, 1]
+
+
 @pytest.mark.parametrize("ids", [
     ["b", "a", "ab", "", "a", "B", "é", "e", "éa"],          # prefixes, empty, case, non-ASCII
     ["DM0000009", "DM00000094", "DM00000095", "DM0000009"],  # a shorter identifier sorts first

@@ -360,6 +360,13 @@ def _codes_from_text_bytes(values: np.ndarray) -> tuple[np.ndarray, int] | None:
     return code, bound
 
 
+def _fold(keys: np.ndarray, base: int, part: np.ndarray) -> np.ndarray:
+    """``keys * base + part`` in place, uint64 (wrapping modulo 2**64)."""
+    keys *= np.uint64(base)
+    keys += part
+    return keys
+
+
 #: Longest identifier (UTF-8 bytes) numbered by :func:`_lexical_keys`.
 _LEXICAL_MAX_WIDTH = 64
 
@@ -387,17 +394,35 @@ def _lexical_keys(values: np.ndarray) -> tuple[np.ndarray, int] | None:
     columns = layout[0]
     lo = columns.min(axis=1).astype(np.int64)
     hi = columns.max(axis=1).astype(np.int64)
-    keys = np.zeros(columns.shape[1], dtype=np.int64)
+    # Horner's rule, first byte most significant. The raw bytes are accumulated (the smallest
+    # byte of each position is subtracted once at the end, as ``offset``) in unsigned integers,
+    # whose wrap-around is exact modulo 2**64: the result, below 2**62, is exact. Runs of
+    # positions whose raw value stays below 2**32 are combined in uint32 first (half the memory
+    # traffic), then folded into the uint64 keys.
+    keys = None
+    part, part_max, part_base = None, 0, 1
     bound, offset = 1, 0
     for j in np.flatnonzero(hi > lo):
         base = int(hi[j] - lo[j]) + 1
         bound *= base
         if bound >= 1 << 62:
             return None
-        keys *= base
-        keys += columns[j]
         offset = offset * base + int(lo[j])
-    keys -= offset  # the smallest byte of each position subtracted at once: digits from 0
+        if part is not None and part_max * base + int(hi[j]) >= 1 << 32:
+            keys = part.astype(np.uint64) if keys is None else _fold(keys, part_base, part)
+            part, part_max, part_base = None, 0, 1
+        if part is None:
+            part = columns[j].astype(np.uint32)
+        else:
+            part *= np.uint32(base)
+            part += columns[j]
+        part_max, part_base = part_max * base + int(hi[j]), part_base * base
+    if part is not None:
+        keys = part.astype(np.uint64) if keys is None else _fold(keys, part_base, part)
+    if keys is None:  # every identifier the same
+        return np.zeros(columns.shape[1], dtype=np.int64), 1
+    keys -= np.uint64(offset % (1 << 64))
+    keys = keys.view(np.int64)
     return keys, bound
 
 
