@@ -758,17 +758,19 @@ def flag_rereferrals(
 
     if order is not None:
         # Back to input order with one random scatter: (gap, previous outcome, flag) packed
-        # into one int64, unpacked again in input order.
+        # into one int32 (int64 for gaps of more than 2**27 days), unpacked in input order.
         gap_bits = int(gap.max()).bit_length() if n else 0
         if gap_bits + 4 <= 63:
-            u = gap << 4
-            u |= prev_outcome.astype(np.int64) << 1
+            packed_type = np.int32 if gap_bits + 4 <= 31 else np.int64
+            u = gap.astype(packed_type)
+            u <<= 4
+            u |= prev_outcome.astype(packed_type) << 1
             u |= is_rereferral
             scattered = np.empty_like(u)
             scattered[order] = u
             is_rereferral = (scattered & 1).astype(bool)
             prev_outcome = ((scattered >> 1) & 7).astype(np.int8)
-            gap = scattered >> 4
+            gap = (scattered >> 4).astype(np.int64, copy=False)
         else:
             is_rereferral, prev_outcome, gap = (
                 _scatter(is_rereferral, order), _scatter(prev_outcome, order), _scatter(gap, order))
