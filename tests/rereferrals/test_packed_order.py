@@ -1,7 +1,7 @@
 """The fast ordering of referrals by child and date (issue 16): text identifiers read as
 mixed-radix integers in their own sort order (rereferrals._lexical_keys), one sort of packed
 (child, day, row) integers (rereferrals._packed_order), its fallback when the parts do not fit
-64 bits, and the two-thread sort. Every expected value is worked out by hand in the comments."""
+64 bits, and the second thread that works out outcomes meanwhile. Every expected value is worked out by hand in the comments."""
 
 from __future__ import annotations
 
@@ -139,22 +139,15 @@ def test_flags_when_child_keys_do_not_fit_the_packed_sort():
     assert flags.index.equals(ref.index)
 
 
-# ------------------------------------------------------------------ two-thread sort
+# ------------------------------------------------------------------ flags, and the second thread
 
 
-def test_sort_in_two_threads_by_hand(monkeypatch):
-    monkeypatch.setattr(rr, "_PARALLEL_SORT_FROM", 4)
-    values = np.array([5, -3, 9, 0, 7, 2, 11, -8], dtype=np.int64)
-    assert rr._sort_int64(values).tolist() == [-8, -3, 0, 2, 5, 7, 9, 11]
-
-
-def test_flags_the_same_with_the_two_thread_sort(monkeypatch):
+def test_flags_in_any_row_order_by_hand():
     # C1: 2024-01-10, 2024-06-01 (re), 2025-08-01 (not: 14 months); C2: 2024-02-01 twice (the
     # second, by referral_id "r5" after "r4", is a re-referral); C3 one referral.
     ref = _referrals(["C1", "C2", "C1", "C3", "C2", "C1"],
                      ["2025-08-01", "2024-02-01", "2024-01-10", "2024-03-03", "2024-02-01", "2024-06-01"],
                      ["r3", "r5", "r1", "r6", "r4", "r2"])
-    monkeypatch.setattr(rr, "_PARALLEL_SORT_FROM", 2)
     flags = rr.flag_rereferrals(ref)
     assert dict(zip(flags["referral_id"], flags["is_rereferral"])) == {
         "r1": False, "r2": True, "r3": False, "r4": False, "r5": True, "r6": False}

@@ -476,25 +476,6 @@ def _child_day_order(child_code: np.ndarray, day: np.ndarray, referral_id: np.nd
     return order
 
 
-#: Arrays at least this long are sorted in two threads (numpy sorts without holding the GIL).
-_PARALLEL_SORT_FROM = 1 << 20
-
-
-def _sort_int64(values: np.ndarray) -> np.ndarray:
-    """``np.sort`` of distinct int64 values, in two threads for long arrays: the values are
-    split at the median of a sample into a lower and an upper part, each sorted in its own
-    thread, then put one after the other (every lower value is below every upper one, so the
-    result is exactly ``np.sort(values)``). Sorts in place and returns ``values`` when short."""
-    if len(values) < _PARALLEL_SORT_FROM:
-        values.sort()
-        return values
-    sample = np.sort(values[:: max(1, len(values) // 4096)])
-    low = values < sample[len(sample) // 2]
-    lower, upper = values[low], values[~low]
-    _run_both(lower.sort, upper.sort)
-    return np.concatenate((lower, upper))
-
-
 def _run_both(first, second):
     """Run ``first()`` in a new thread and ``second()`` in this one; return both results
     (re-raising an exception from either). Worth it only for work that releases the GIL
@@ -554,7 +535,7 @@ def _packed_order(child_code: np.ndarray, bound: int, day: np.ndarray,
         return None, child_code + 1, day  # already in order, no same-day pairs: nothing to reorder
     packed <<= row_bits
     packed |= np.arange(n, dtype=np.int64)
-    packed = _sort_int64(packed)
+    packed.sort()
     order = packed & ((1 << row_bits) - 1)
     packed >>= row_bits  # (child, day)
     tie = packed[1:] == packed[:-1]
@@ -646,9 +627,9 @@ def flag_rereferrals(
     hashing at all; text identifiers in any other order are read as integers from their
     UTF-8 bytes (:func:`_lexical_keys`); only other identifiers (missing, bytes, mixed types,
     longer than 64 bytes) fall back to hashing with ``pd.factorize``. Referrals are put in
-    child-then-date order by one sort of packed integers (:func:`_packed_order`, in two
-    threads for large inputs), falling back to ``argsort`` when child, day and row number do
-    not fit 63 bits together.
+    child-then-date order by one sort of packed integers (:func:`_packed_order`), falling back to ``argsort`` when child, day and row number do
+    not fit 63 bits together; each referral's outcome and case end are worked out in a second
+    thread meanwhile (numpy sorts without holding the GIL).
 
     Output
     ------
