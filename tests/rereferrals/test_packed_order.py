@@ -1,7 +1,8 @@
 """The fast ordering of referrals by child and date (issue 16): text identifiers read as
 mixed-radix integers in their own sort order (rereferrals._lexical_keys), one sort of packed
 (child, day, row) integers (rereferrals._packed_order), its fallback when the parts do not fit
-64 bits, and the second thread that works out outcomes meanwhile. Every expected value is worked out by hand in the comments."""
+64 bits, and the second thread that works out outcomes meanwhile. Every expected value is
+worked out by hand in the comments."""
 
 from __future__ import annotations
 
