@@ -33,6 +33,18 @@ def test_lexical_keys_drop_positions_every_identifier_shares():
     assert keys.tolist() == [0, 9, 5] and bound == 12
 
 
+def test_text_columns_tell_one_length_from_several():
+    # "abc", "d", "ef", "gh": 8 bytes + 3 separators = 12 = 4 * (2 + 1), as if all were 2 long,
+    # but the first separator is byte 3, not byte 2: identifiers of several lengths, padded.
+    columns, lengths, fixed = rr._text_columns(np.array(["abc", "d", "ef", "gh"], dtype=object), 64)
+    assert not fixed and lengths.tolist() == [3, 1, 2, 2]
+    assert [bytes(row) for row in columns] == [b"adeg", b"b\0fh", b"c\0\0\0"]
+    # "ab", "cd", "ef": every identifier 2 bytes
+    columns, lengths, fixed = rr._text_columns(np.array(["ab", "cd", "ef"], dtype=object), 64)
+    assert fixed and lengths.tolist() == [2, 2, 2]
+    assert [bytes(row) for row in columns] == [b"ace", b"bdf"]
+
+
 def test_lexical_keys_exact_near_the_limit():
     # 61 positions each "y" or "z" (base 2, "y" = 0): the keys are 61-bit binary numbers, and
     # the raw bytes (122 at each position) overflow 64 bits on the way: the result is still exact.

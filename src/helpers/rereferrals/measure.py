@@ -291,16 +291,17 @@ def _text_columns(values: np.ndarray, max_width: int) -> tuple[np.ndarray, np.nd
     except (TypeError, UnicodeError):
         return None
     buf = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(buf == 0)  # the n - 1 separators, unless an identifier holds one
-    if len(ends) != n - 1:
+    if len(buf) - np.count_nonzero(buf) != n - 1:  # the n - 1 separators, unless an identifier holds one
         return None
     width = (len(buf) + 1) // n - 1  # the width every identifier has if they are all one length
-    if (len(buf) + 1) % n == 0 and width > 0 and bool((ends == np.arange(width, len(buf), width + 1)).all()):
+    if (len(buf) + 1) % n == 0 and width > 0 and not buf[width::width + 1].any():
+        # the n - 1 separators are exactly every (width + 1)-th byte: all of one length
         if width > max_width:
             return None
         # identifier i is buf[i * (width + 1):][:width]; a strided view, transposed by one copy
         rows = np.lib.stride_tricks.as_strided(buf, shape=(n, width), strides=(width + 1, 1), writeable=False)
         return np.ascontiguousarray(rows.T), np.full(n, width, dtype=np.int64), True
+    ends = np.flatnonzero(buf == 0)
     starts = np.empty(n, dtype=np.int64)
     starts[0] = 0
     starts[1:] = ends + 1
