@@ -77,6 +77,7 @@ _DAY0 = np.datetime64("1900-01-01", "D")
 _NO_END = np.int64(10**7)  # "day" of a case with no closure: far beyond any real date
 _END_BASE = np.int64(1 << 24)  # more than _NO_END: (child, end day) packs into one int64
 _KEY_BASE = np.int64(1 << 18)  # more days than 1900..2500: (child, day) packs into one int64
+_SMALL_CODE = 1 << 38  # child codes below this pack with an end day (or day) into one int64
 _NS_PER_DAY = np.int64(86_400 * 10**9)
 _DAY0_NS = _DAY0.astype("datetime64[ns]").astype(np.int64)
 _NAT_INT = np.datetime64("NaT", "ns").astype(np.int64)
@@ -667,6 +668,7 @@ def flag_rereferrals(
         return _outcome_codes(df), np.where(np.isnat(closure), _NO_END, (closure - _DAY0).astype(np.int64))
 
     (outcome_all, end_all), packed = _run_both(case_ends, lambda: _packed_order(child_all, bound, day_all, referral_id))
+    n_all = len(child_all)
     if packed is not None:
         order, child_code, day = packed
     else:  # too many bits to pack (or a missing date): sort by (child, day) with argsort
@@ -675,7 +677,8 @@ def flag_rereferrals(
         order = _child_day_order_or_none(child_all, day_all, referral_id)
         child_code = child_all if order is None else child_all[order]
         day = day_all if order is None else day_all[order]
-    child_code = _dense_child_codes(child_code)  # 0, 1, 2, ... in child order
+    if n_all and not (0 <= child_code[0] and child_code[-1] < _SMALL_CODE):
+        child_code = _dense_child_codes(child_code)  # 0, 1, 2, ... in child order
 
     def take(values: np.ndarray) -> np.ndarray:  # input order -> child-date order
         return values if order is None else values[order]
