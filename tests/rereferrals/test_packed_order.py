@@ -166,6 +166,40 @@ def test_flags_in_any_row_order_by_hand():
         "r1": False, "r2": True, "r3": False, "r4": False, "r5": True, "r6": False}
 
 
+def test_repeated_rows_by_hand(monkeypatch):
+    monkeypatch.setattr(rr, "_SINGLES_FROM", 2)
+    # codes 3, 0, 3, 1, -1, 2, -1 (bound 4): child 3 on rows 0 and 2, the missing identifier
+    # (-1, one group like pd.factorize's) on rows 4 and 6; children 0, 1, 2 once each.
+    got = rr._repeated_rows(np.array([3, 0, 3, 1, -1, 2, -1]), 4, np.array([5, 1, 2, 3, 4, 5, 6]))
+    assert got.tolist() == [0, 2, 4, 6]
+    # rows already in child-date order: nothing left out (no sort is needed at all)
+    assert rr._repeated_rows(np.array([0, 1, 1, 2]), 3, np.array([9, 1, 2, 0])) is None
+    # bound over twice the rows: the count table would be large
+    assert rr._repeated_rows(np.array([90, 0, 90, 1]), 100, np.array([1, 1, 2, 1])) is None
+    # fewer than an eighth of the rows would be left out: not worth it
+    assert rr._repeated_rows(np.array([1, 0, 1, 0]), 2, np.array([5, 1, 2, 3])) is None
+
+
+def test_flags_with_children_of_one_referral_left_out_of_the_sort(monkeypatch):
+    monkeypatch.setattr(rr, "_SINGLES_FROM", 2)
+    # "B" twice (2024-01-05, then 2024-03-01 within 12 months: re, 56 days), "A", "C", "D" once.
+    ref = _referrals(["B", "A", "C", "B", "D"], ["2024-03-01", "2024-02-01", "2023-01-01", "2024-01-05", "2022-05-05"])
+    ref["closure_date"] = pd.to_datetime(["2024-04-01", None, None, "2024-02-01", None])
+    ref["closure_reason"] = ["RC1", None, None, "RC8", None]
+    codes_, bound = rr._child_codes(ref["child_id"], sparse=True)
+    day = (ref["referral_date"].to_numpy(dtype="datetime64[D]") - rr._DAY0).astype(np.int64)
+    assert rr._repeated_rows(codes_, bound, day).tolist() == [0, 3]  # only B's rows are sorted
+    flags = rr.flag_rereferrals(ref, referrals_in_window=True)
+    assert flags["is_rereferral"].tolist() == [True, False, False, False, False]
+    assert flags["days_since_previous"].fillna(-1).tolist() == [56, -1, -1, -1, -1]
+    assert flags["previous_referral_date"].tolist() == [pd.Timestamp("2024-01-05")] + [pd.NaT] * 4
+    # B's first case closed 2024-02-01 with RC8 (assessed, not in need) before the next referral
+    assert flags["previous_outcome"].tolist() == [rr.OUTCOME_NOT_IN_NEED] + [rr.OUTCOME_NONE] * 4
+    assert flags["open_at_referral"].tolist() == [False] * 5
+    assert flags["referrals_in_window"].tolist() == [2, 1, 1, 1, 1]
+    assert flags["counted"].all() and flags.index.equals(ref.index)
+
+
 def test_run_both_reraises_from_the_thread():
     def fail():
         raise ValueError("in the thread")
