@@ -62,7 +62,7 @@ from typing import Any
 import helpers
 from helpers import config as config_module
 from helpers.readers import input_cache
-from helpers.publishing import safe_output, scheduling
+from helpers.publishing import kernels, safe_output, scheduling
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
@@ -405,20 +405,26 @@ def describe_failure(exc: BaseException, notebook: Path, executed: Path | None =
     return f"notebook {notebook.name} failed: {type(exc).__name__}: {exc}\n\n{''.join(traceback.format_exception(exc))}"
 
 
-def execute(notebook: Path, executed: Path, parameters: dict[str, Any], kernel_name: str, cwd: Path) -> None:
+def execute(notebook: Path, executed: Path, parameters: dict[str, Any], kernel_name: str, cwd: Path,
+            kernel_manager_class: Any = None) -> None:
+    """Run ``notebook`` with papermill into ``executed``. With ``kernel_manager_class`` (kernels
+    forked by :mod:`helpers.publishing.kernels`, which start them in ``cwd`` themselves),
+    papermill leaves the working folder of this process alone: notebooks run side by side in
+    threads of one process."""
     import nbformat
     import papermill
 
     kernelspec = dict(nbformat.read(notebook, as_version=4).metadata.get("kernelspec", {}))
+    extra: dict[str, Any] = {"cwd": str(cwd)} if kernel_manager_class is None else {"kernel_manager_class": kernel_manager_class}
     papermill.execute_notebook(
         str(notebook),
         str(executed),
         parameters=parameters,
         kernel_name=kernel_name,
-        cwd=str(cwd),
         progress_bar=sys.stderr.isatty() or os.environ.get("CSC_PROGRESS") == "1",
         log_output=False,
         execution_timeout=CELL_TIMEOUT_SECONDS,
+        **extra,
     )
     # The run's private kernel name means nothing on an analyst's machine: give the executed
     # notebook back the kernelspec it was saved with (the manifest records what ran it).
@@ -789,6 +795,7 @@ def publish(
 
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".building-{month}-", dir=out))
+    server = None
     try:
         kernel = ensure_kernelspec(work / "jupyter")
         staged = work / month
@@ -820,11 +827,16 @@ def publish(
         pages_for_scan: dict[str, str] = {}
         import nbformat
 
-        # Inputs hashed once: the notebooks' input cache and the manifest use the same digests.
         hashes_file = work / "input_hashes.json"
-        input_hashes = input_cache.write_run_hashes(input_files(cfg), hashes_file)
         cache_folder = input_cache.cache_dir(cfg)
         child_env = {input_cache.ENV_HASHES: str(hashes_file), input_cache.ENV_DIR: str(cache_folder) if cache_folder else "off"}
+        # Kernels forked from one process that has imported what the notebooks import (Linux;
+        # helpers.publishing.kernels), started now so its imports overlap the work below.
+        if kernels.available():
+            server = kernels.KernelServer(kernels.notebook_imports([nb_dir / f"{r}.ipynb" for r in reports]), nb_dir,
+                                          child_env, work / "kernel-server.log")
+        # Inputs hashed once: the notebooks' input cache and the manifest use the same digests.
+        input_hashes = input_cache.write_run_hashes(input_files(cfg), hashes_file)
 
         def finish(name: str, outcome: dict[str, Any]) -> list[str]:
             """Check, render and record one executed report (in the parent, in any order)."""
@@ -897,11 +909,16 @@ def publish(
             report_dir = staged / name
             report_dir.mkdir(parents=True, exist_ok=True)
             parameters = {"config_path": str(Path(cfg["_path"])), "output_dir": str(report_dir), "month": month}
+            if server is not None:
+                return scheduling.run_notebook_forked(nb_dir / f"{name}.ipynb", report_dir / "executed.ipynb", parameters, kernel,
+                                                      nb_dir, child_env, work / f"{name}.log", server)
             return scheduling.run_notebook(nb_dir / f"{name}.ipynb", report_dir / "executed.ipynb", parameters, kernel, nb_dir,
                                            child_env, work / f"{name}.log")
 
         plan = scheduling.plan_run(cfg, reports, out)
         scheduling.run_scheduled(reports, start, finish, plan, log, output_of=lambda name: staged / name)
+        if server is not None:
+            server.close()
         results = {name: results[name] for name in reports}  # manifest in [publish] order
 
         found, guard_seconds = found_future.result()
@@ -930,7 +947,9 @@ def publish(
             "bundle_version": helpers.__version__,
             "git_commit": git_commit(REPO_ROOT),
             "packages": package_versions(),
-            "kernel": {"name": KERNEL_NAME, "argv": [sys.executable, "-m", "ipykernel_launcher"]},
+            "kernel": {"name": KERNEL_NAME, "argv": [sys.executable, "-m", "ipykernel_launcher"],
+                       **({"forked": {"preloaded": server.info.get("loaded", []), "preload_seconds": server.info.get("seconds")}}
+                          if server is not None else {})},
             "inputs": [{"path": _display_path(p, root), "sha256": input_hashes.get(str(p.resolve())) or sha256(p), "bytes": p.stat().st_size}
                        for p in input_files(cfg)],
             "started": started,
@@ -952,6 +971,8 @@ def publish(
         log(f"Published {month} in {time.perf_counter() - started_clock:.1f} s: {out / month}")
         return target
     finally:
+        if server is not None:
+            server.close()
         shutil.rmtree(work, ignore_errors=True)
 
 
