@@ -46,6 +46,14 @@ ENV_SWITCH = "CSC_KERNELS"
 KERNEL_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "comm", "ipywidgets")
 
 
+#: optional modules the kernels do without (importing one raises ImportError, as when it is not
+#: installed). ``rfc3987_syntax``: jsonschema's checker for the "iri" and "iri-reference" string
+#: formats, which builds a grammar parser when imported (about 1 s, in every process that imports
+#: Altair); the Vega-Lite schema Altair validates charts against uses no such format (a test
+#: checks), so charts are validated exactly as with it.
+SKIPPED_MODULES = ("rfc3987_syntax",)
+
+
 def available() -> bool:
     """Whether kernels can be forked here (Linux, and not switched off by ``CSC_KERNELS=fresh``)."""
     return (hasattr(os, "fork") and sys.platform.startswith("linux")
@@ -185,6 +193,8 @@ def serve(modules: list[str]) -> int:
         out.flush()
 
     t0 = time.perf_counter()
+    for name in SKIPPED_MODULES:
+        sys.modules.setdefault(name, None)  # "import name" now raises ImportError, as if not installed
     loaded, failed = _preload(list(KERNEL_MODULES) + [m for m in modules if m not in KERNEL_MODULES])
     send({"ready": True, "loaded": loaded, "failed": failed, "seconds": round(time.perf_counter() - t0, 2),
           "threads": len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else None})

@@ -424,6 +424,9 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], kernel_n
         progress_bar=sys.stderr.isatty() or os.environ.get("CSC_PROGRESS") == "1",
         log_output=False,
         execution_timeout=CELL_TIMEOUT_SECONDS,
+        # written once at the end (and, with the error, when a cell fails), not after every cell:
+        # rewriting a notebook full of chart data after each cell cost more than most cells
+        request_save_on_cell_execute=False,
         **extra,
     )
     # The run's private kernel name means nothing on an analyst's machine: give the executed
@@ -443,11 +446,36 @@ _BUNDLE_CACHE: dict[str, str] = {}
 
 
 def vega_bundle() -> str:
-    """Vega, Vega-Lite and vega-embed as one script (from vl-convert-python; no network)."""
-    if "js" not in _BUNDLE_CACHE:
-        import vl_convert
+    """Vega, Vega-Lite and vega-embed as one script (from vl-convert-python; no network).
 
-        js = vl_convert.javascript_bundle()
+    Building it takes vl-convert about 2 s; it is kept in ``.cache/`` beside ``src/`` (one file
+    per vl-convert version, written whole) so that later runs read it instead."""
+    if "js" not in _BUNDLE_CACHE:
+        import importlib.metadata
+
+        try:
+            version = importlib.metadata.version("vl-convert-python")
+        except importlib.metadata.PackageNotFoundError:
+            version = ""
+        stored = REPO_ROOT / ".cache" / f"vega-bundle-{re.sub(r'[^A-Za-z0-9.]', '_', version)}.js"
+        js = None
+        if version and stored.is_file():
+            try:
+                js = stored.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                js = None
+        if not js:
+            import vl_convert
+
+            js = vl_convert.javascript_bundle()
+            if version:
+                try:
+                    stored.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = stored.with_name(f".{stored.name}.{os.getpid()}.tmp")
+                    tmp.write_text(js, encoding="utf-8")
+                    os.replace(tmp, stored)
+                except OSError:
+                    pass  # a read-only checkout: build it each run
         _BUNDLE_CACHE["js"] = js.replace("</script", "<\\/script").replace("<!--", "<\\!--")
     return _BUNDLE_CACHE["js"]
 
