@@ -195,12 +195,13 @@ def serve(modules: list[str]) -> int:
     t0 = time.perf_counter()
     for name in SKIPPED_MODULES:
         sys.modules.setdefault(name, None)  # "import name" now raises ImportError, as if not installed
-    loaded, failed = _preload(list(KERNEL_MODULES) + [m for m in modules if m not in KERNEL_MODULES])
-    send({"ready": True, "loaded": loaded, "failed": failed, "seconds": round(time.perf_counter() - t0, 2),
-          "threads": len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else None})
+    to_load = list(KERNEL_MODULES) + [m for m in modules if m not in KERNEL_MODULES]
+    done: set[str] = set()
+    loaded: list[str] = []
+    failed: list[str] = []
     children: set[int] = set()
-    buffer = b""
-    stdin_open = True
+    waiting: list[dict[str, Any]] = []
+    state = {"buffer": b"", "open": True}
 
     def reap() -> None:
         while children:
@@ -214,30 +215,34 @@ def serve(modules: list[str]) -> int:
             children.discard(pid)
             send({"exit": pid, "status": os.waitstatus_to_exitcode(status), "maxrss_kb": usage.ru_maxrss})
 
-    while stdin_open or children:
-        if stdin_open:
-            ready, _, _ = select.select([in_fd], [], [], 0.05)
-        else:
-            ready = []
-            time.sleep(0.05)
-        reap()
+    def read_requests(timeout: float) -> None:
+        ready, _, _ = select.select([in_fd], [], [], timeout) if state["open"] else ([], [], [])
         if not ready:
-            continue
+            return
         chunk = os.read(in_fd, 65536)
         if not chunk:
-            stdin_open = False
+            state["open"] = False
+            waiting.clear()
             for pid in list(children):  # the publishing run has gone: so do its kernels
                 try:
                     os.killpg(pid, signal.SIGKILL)
                 except OSError:
                     pass
-            continue
-        buffer += chunk
-        while b"\n" in buffer:
-            line, buffer = buffer.split(b"\n", 1)
-            if not line.strip():
+            return
+        state["buffer"] += chunk
+        while b"\n" in state["buffer"]:
+            line, state["buffer"] = state["buffer"].split(b"\n", 1)
+            if line.strip():
+                waiting.append(json.loads(line))
+
+    def fork_ready(all_loaded: bool) -> None:
+        # a kernel is forked once the modules its notebook imports are loaded (IPykernel's first):
+        # the first reports start while the server still loads what only later ones import
+        for request in list(waiting):
+            needs = set(KERNEL_MODULES) | set(request.get("needs") or ())
+            if not all_loaded and not needs <= done | (needs - set(to_load)):
                 continue
-            request = json.loads(line)
+            waiting.remove(request)
             pid = os.fork()
             if pid == 0:
                 _child(request, [in_fd, out_fd])
@@ -247,6 +252,24 @@ def serve(modules: list[str]) -> int:
                 pass
             children.add(pid)
             send({"id": request["id"], "pid": pid})
+
+    for name in to_load:
+        ok, bad = _preload([name])
+        loaded += ok
+        failed += bad
+        done.add(name)
+        read_requests(0)
+        reap()
+        fork_ready(False)
+    send({"ready": True, "loaded": loaded, "failed": failed, "seconds": round(time.perf_counter() - t0, 2),
+          "threads": len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else None})
+    while state["open"] or children:
+        if state["open"]:
+            read_requests(0.05)
+        else:
+            time.sleep(0.05)
+        reap()
+        fork_ready(True)
     return 0
 
 
@@ -356,14 +379,16 @@ class KernelServer:
         self._ready.wait(timeout)
         return self.info
 
-    def spawn(self, argv: list[str], cwd: str | None, env: dict[str, str], log: Path, timeout: float = 120) -> ForkedKernel:
-        """A new kernel process running ``ipykernel`` with ``argv`` (``-f CONNECTION_FILE ...``)."""
+    def spawn(self, argv: list[str], cwd: str | None, env: dict[str, str], log: Path, needs: list[str] = (),
+              timeout: float = 300) -> ForkedKernel:
+        """A new kernel process running ``ipykernel`` with ``argv`` (``-f CONNECTION_FILE ...``),
+        forked once the server has loaded the modules in ``needs`` (what the notebook imports)."""
         slot: dict[str, Any] = {"event": threading.Event()}
         with self._lock:
             self._ids += 1
             request_id = self._ids
             self._pending[request_id] = slot
-        line = json.dumps({"id": request_id, "argv": argv, "cwd": cwd, "env": env, "log": str(log)}) + "\n"
+        line = json.dumps({"id": request_id, "argv": argv, "cwd": cwd, "env": env, "log": str(log), "needs": list(needs)}) + "\n"
         try:
             assert self.proc.stdin is not None
             with self._lock:
@@ -390,9 +415,10 @@ class KernelServer:
         self._reader.join(timeout=5)
 
 
-def kernel_manager_class(server: KernelServer, env: dict[str, str], log: Path, cwd: Path):
-    """An ``AsyncKernelManager`` class whose kernels come from ``server``, with ``env`` added to
-    the environment Jupyter gives them, output to ``log`` and ``cwd`` as working folder."""
+def kernel_manager_class(server: KernelServer, env: dict[str, str], log: Path, cwd: Path, needs: list[str] = ()):
+    """An ``AsyncKernelManager`` class whose kernels come from ``server`` (once it has loaded the
+    modules in ``needs``), with ``env`` added to the environment Jupyter gives them, output to
+    ``log`` and ``cwd`` as working folder."""
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_client.provisioning import LocalProvisioner
 
@@ -401,7 +427,7 @@ def kernel_manager_class(server: KernelServer, env: dict[str, str], log: Path, c
             if len(cmd) < 3 or cmd[1:3] != ["-m", "ipykernel_launcher"]:
                 return await super().launch_kernel(cmd, **kwargs)  # not ours: start it as usual
             kernel_env = {**dict(kwargs.get("env") or os.environ), **env}
-            self.process = server.spawn(cmd[3:], str(cwd), kernel_env, log)
+            self.process = server.spawn(cmd[3:], str(cwd), kernel_env, log, needs)
             self.pid = self.pgid = self.process.pid
             self.cwd = str(cwd)
             holder = getattr(self.parent, "csc_holder", None)  # see scheduling.run_notebook_forked

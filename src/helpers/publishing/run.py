@@ -861,7 +861,10 @@ def publish(
         # Kernels forked from one process that has imported what the notebooks import (Linux;
         # helpers.publishing.kernels), started now so its imports overlap the work below.
         if kernels.available():
-            server = kernels.KernelServer(kernels.notebook_imports([nb_dir / f"{r}.ipynb" for r in reports]), nb_dir,
+            # what the reports that start first import is loaded first (they start before the rest is)
+            waits = scheduling.dependencies(cfg, reports)
+            first = sorted(reports, key=lambda r: bool(waits.get(r)))
+            server = kernels.KernelServer(kernels.notebook_imports([nb_dir / f"{r}.ipynb" for r in first]), nb_dir,
                                           child_env, work / "kernel-server.log")
         # Inputs hashed once: the notebooks' input cache and the manifest use the same digests.
         input_hashes = input_cache.write_run_hashes(input_files(cfg), hashes_file)
