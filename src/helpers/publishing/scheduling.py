@@ -1,9 +1,12 @@
 """Run a publishing run's notebooks side by side where the machine allows, in a fixed order on paper.
 
 :func:`plan_run` decides, from the council config, how many notebooks may run at once and which
-report must finish before another starts; :func:`run_scheduled` runs them; :func:`run_notebook`
-executes one notebook in its own process (so its peak memory can be measured and a crash or
-an out-of-memory kill cannot take the publishing run down with it).
+report must finish before another starts; :func:`run_scheduled` runs them. On Linux
+:func:`run_notebook_forked` executes a notebook with papermill in a thread of the publishing run,
+its kernel forked from the run's kernel server (:mod:`helpers.publishing.kernels`, which measures
+the kernel's peak memory); elsewhere, or with ``CSC_KERNELS=fresh``, :func:`run_notebook` executes
+it in a child process that starts a fresh kernel. Either way a crash or an out-of-memory kill of
+a kernel fails that notebook, not the publishing run.
 
 Config (``[publish]``, all optional)::
 
