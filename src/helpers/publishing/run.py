@@ -53,6 +53,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -629,26 +630,55 @@ def move_headline_first(page: str) -> str:
     return page.replace(HEADLINE_PLACEHOLDER, section, 1)
 
 
+_EXPORTER: list[Any] = []
+_RENDER_LOCK = threading.Lock()  # the exporter renders one notebook at a time
+
+
+def _exporter() -> Any:
+    """The page exporter, made once per process (its templates are compiled on first use)."""
+    if not _EXPORTER:
+        from nbconvert import HTMLExporter
+
+        _EXPORTER.append(HTMLExporter(
+            template_name="lab",
+            extra_template_paths=[str(TEMPLATE_DIR)],
+            template_file="report.html.j2",
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+            anchor_link_text="",
+        ))
+    return _EXPORTER[0]
+
+
+def warm_renderer() -> None:
+    """Load what rendering needs (nbconvert, the page template, the Vega bundle) ahead of the first page."""
+    import nbformat
+
+    from helpers.publishing import formatting
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Warm-up")])
+    vega_bundle()
+    resources = {"csc": {"css": "", "n_charts": 0, "bundle_placeholder": BUNDLE_PLACEHOLDER, "contents_placeholder": TOC_PLACEHOLDER,
+                         "headline_placeholder": HEADLINE_PLACEHOLDER, "glossary": formatting.glossary_html(), "title": "",
+                         "council": "", "la_code": "", "period_start": "", "period_end": "", "data_as_at": "", "generated": "",
+                         "version": "", "month_label": "", "threshold": 0, "attribution": [], "tables": [], "report_name": ""}}
+    with _RENDER_LOCK:
+        _exporter().from_notebook_node(nb, resources=resources)
+
+
 def render_page(nb: Any, name: str, meta: dict[str, Any]) -> tuple[str, str, int]:
     """Render one executed notebook to HTML; returns (page, page-without-bundle, number of charts)."""
-    from nbconvert import HTMLExporter
-
     n_charts = prepare_notebook(nb, name)
-    exporter = HTMLExporter(
-        template_name="lab",
-        extra_template_paths=[str(TEMPLATE_DIR)],
-        template_file="report.html.j2",
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        anchor_link_text="",
-    )
+    with _RENDER_LOCK:
+        exporter = _exporter()
     css = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8")
     from helpers.publishing import formatting
 
     resources = {"csc": dict(meta, css=css, n_charts=n_charts, bundle_placeholder=BUNDLE_PLACEHOLDER, contents_placeholder=TOC_PLACEHOLDER,
                              headline_placeholder=HEADLINE_PLACEHOLDER, glossary=formatting.glossary_html())}
-    page, _ = exporter.from_notebook_node(nb, resources=resources)
+    with _RENDER_LOCK:
+        page, _ = exporter.from_notebook_node(nb, resources=resources)
     page = move_headline_first(page)
     page, contents = _build_contents(page)
     page = page.replace(TOC_PLACEHOLDER, contents, 1)
@@ -825,6 +855,18 @@ def publish(
     work = Path(tempfile.mkdtemp(prefix=f".building-{month}-", dir=out))
     server = None
     try:
+        hashes_file = work / "input_hashes.json"
+        cache_folder = input_cache.cache_dir(cfg)
+        child_env = {input_cache.ENV_HASHES: str(hashes_file), input_cache.ENV_DIR: str(cache_folder) if cache_folder else "off"}
+        # Kernels forked from one process that has imported what the notebooks import (Linux;
+        # helpers.publishing.kernels), started first: its imports overlap everything up to the
+        # first notebook; what the reports that start first import is loaded first.
+        if kernels.available():
+            waits = scheduling.dependencies(cfg, reports)
+            first = sorted(reports, key=lambda r: bool(waits.get(r)))
+            server = kernels.KernelServer(kernels.notebook_imports([nb_dir / f"{r}.ipynb" for r in first]), nb_dir,
+                                          child_env, work / "kernel-server.log")
+            import papermill  # noqa: F401 - loaded here, not in the first notebook's thread
         kernel = ensure_kernelspec(work / "jupyter")
         staged = work / month
         target = out / month
@@ -845,7 +887,13 @@ def publish(
 
         def gather() -> tuple[Identifiers, float]:
             t0 = time.perf_counter()
-            return collect_identifiers([v for v in cfg["data"].values() if isinstance(v, Path)]), time.perf_counter() - t0
+            found = collect_identifiers([v for v in cfg["data"].values() if isinstance(v, Path)])
+            seconds = time.perf_counter() - t0
+            try:
+                warm_renderer()  # then, in the same thread, what the first page's rendering needs
+            except Exception:  # noqa: BLE001 - the first page then loads it, and reports any problem
+                pass
+            return found, seconds
 
         guard_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         found_future = guard_pool.submit(gather)
@@ -855,17 +903,6 @@ def publish(
         pages_for_scan: dict[str, str] = {}
         import nbformat
 
-        hashes_file = work / "input_hashes.json"
-        cache_folder = input_cache.cache_dir(cfg)
-        child_env = {input_cache.ENV_HASHES: str(hashes_file), input_cache.ENV_DIR: str(cache_folder) if cache_folder else "off"}
-        # Kernels forked from one process that has imported what the notebooks import (Linux;
-        # helpers.publishing.kernels), started now so its imports overlap the work below.
-        if kernels.available():
-            # what the reports that start first import is loaded first (they start before the rest is)
-            waits = scheduling.dependencies(cfg, reports)
-            first = sorted(reports, key=lambda r: bool(waits.get(r)))
-            server = kernels.KernelServer(kernels.notebook_imports([nb_dir / f"{r}.ipynb" for r in first]), nb_dir,
-                                          child_env, work / "kernel-server.log")
         # Inputs hashed once: the notebooks' input cache and the manifest use the same digests.
         input_hashes = input_cache.write_run_hashes(input_files(cfg), hashes_file)
 
