@@ -450,4 +450,7 @@ def kernel_manager_class(server: KernelServer, env: dict[str, str], log: Path, c
 
 
 if __name__ == "__main__":
-    sys.exit(serve(sys.argv[1:]))
+    status = serve(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)  # nothing to clean up: skip tearing down every module the server loaded

@@ -319,15 +319,21 @@ NETWORK_REF = re.compile(
 )
 
 
-def guard_build(month_dir: Path, found: Identifiers, pages: dict[str, str]) -> list[Finding]:
-    """Every finding in the pages (text without the inlined Vega bundle), tables, summaries and attribution."""
+def guard_build(month_dir: Path, found: Identifiers, pages: dict[str, str], only: str | None = None,
+                skip: set[str] | frozenset[str] = frozenset()) -> list[Finding]:
+    """Every finding in the pages (text without the inlined Vega bundle), tables, summaries and attribution.
+
+    ``only``: just the files in that report's folder (the run scans each report as it ends);
+    ``skip``: report folders already scanned."""
     findings: list[Finding] = []
     for name, text in pages.items():
         findings += scan_text(text, f"{name}.html", found)
         for m in NETWORK_REF.finditer(text):
             findings.append(Finding(f"{name}.html", "network reference", f"{m.group(0)[:60]!r} (pages must load nothing)"))
-    for path in sorted(month_dir.rglob("*")):
+    for path in sorted((month_dir / only if only else month_dir).rglob("*")):
         rel = path.relative_to(month_dir).as_posix()
+        if rel.split("/", 1)[0] in skip:
+            continue
         if path.suffix == ".csv":
             findings += scan_csv(path, rel, found)
             findings += [Finding(rel, "spreadsheet formula", f"line {line}, column {col}: {value[:40]!r}")
@@ -900,7 +906,8 @@ def publish(
         guard_pool.shutdown(wait=False)
 
         results: dict[str, Any] = {}
-        pages_for_scan: dict[str, str] = {}
+        findings_so_far: list[Finding] = []
+        scanned: set[str] = set()
         import nbformat
 
         # Inputs hashed once: the notebooks' input cache and the manifest use the same digests.
@@ -952,7 +959,9 @@ def publish(
                 raise PublishError(f"notebook {name}.ipynb ran but its page could not be rendered: {type(exc).__name__}: {exc}") from exc
             page_path = staged / f"{name}.html"
             page_path.write_text(page, encoding="utf-8")
-            pages_for_scan[name] = scan_view
+            # the guard scans this report now, while the others still run (the page, its folder)
+            findings_so_far.extend(guard_build(staged, found_future.result()[0], {name: scan_view}, only=name))
+            scanned.add(name)
             size = page_path.stat().st_size
             lines = []
             if size > MAX_PAGE_BYTES:
@@ -991,7 +1000,7 @@ def publish(
 
         found, guard_seconds = found_future.result()
         log(f"  guard: {len(found.ids)} identifiers and {len(found.dobs)} dates of birth from {found.files_scanned} input files ({guard_seconds:.1f} s, while the notebooks ran)")
-        findings = guard_build(staged, found, {k: v for k, v in pages_for_scan.items()})
+        findings = findings_so_far + guard_build(staged, found, {}, skip=scanned)  # and what is left (--only: the month's other reports)
         # The differencing attack: no hidden count may be recoverable from what a report publishes.
         from helpers.publishing.disclosure_audit import audit_report
 
