@@ -423,7 +423,7 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], kernel_n
 
     kernelspec = dict(nbformat.read(notebook, as_version=4).metadata.get("kernelspec", {}))
     extra: dict[str, Any] = {"cwd": str(cwd)} if kernel_manager_class is None else {"kernel_manager_class": kernel_manager_class}
-    papermill.execute_notebook(
+    executed_nb = papermill.execute_notebook(
         str(notebook),
         str(executed),
         parameters=parameters,
@@ -438,7 +438,6 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], kernel_n
     )
     # The run's private kernel name means nothing on an analyst's machine: give the executed
     # notebook back the kernelspec it was saved with (the manifest records what ran it).
-    executed_nb = nbformat.read(executed, as_version=4)
     if kernelspec:
         executed_nb.metadata["kernelspec"] = kernelspec
     else:
@@ -872,7 +871,6 @@ def publish(
             first = sorted(reports, key=lambda r: bool(waits.get(r)))
             server = kernels.KernelServer(kernels.notebook_imports([nb_dir / f"{r}.ipynb" for r in first]), nb_dir,
                                           child_env, work / "kernel-server.log")
-            import papermill  # noqa: F401 - loaded here, not in the first notebook's thread
         kernel = ensure_kernelspec(work / "jupyter")
         staged = work / month
         target = out / month
@@ -888,10 +886,19 @@ def publish(
         threshold = publish_cfg["suppression_threshold"]
         council = cfg["council"]["la_name"]
         log(f"Publishing {month} for {council}: {', '.join(reports)} -> {out / month}")
+
+        results: dict[str, Any] = {}
+        findings_so_far: list[Finding] = []
+        scanned: set[str] = set()
+
         # What the guard looks for is gathered while the notebooks run (it is needed only at the end).
         import concurrent.futures
 
         def gather() -> tuple[Identifiers, float]:
+            # first papermill (the notebooks' threads wait for this import rather than repeat it),
+            # then the guard's identifiers, then what rendering needs
+            import papermill  # noqa: F401
+
             t0 = time.perf_counter()
             found = collect_identifiers([v for v in cfg["data"].values() if isinstance(v, Path)])
             seconds = time.perf_counter() - t0
@@ -904,11 +911,6 @@ def publish(
         guard_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         found_future = guard_pool.submit(gather)
         guard_pool.shutdown(wait=False)
-
-        results: dict[str, Any] = {}
-        findings_so_far: list[Finding] = []
-        scanned: set[str] = set()
-        import nbformat
 
         # Inputs hashed once: the notebooks' input cache and the manifest use the same digests.
         input_hashes = input_cache.write_run_hashes(input_files(cfg), hashes_file)
@@ -934,6 +936,8 @@ def publish(
                 raise PublishError(f"notebook {name}.ipynb: summary.json lacks {', '.join(lacking)}")
             attribution_path = report_dir / "attribution.json"
             attribution = json.loads(attribution_path.read_text(encoding="utf-8")) if attribution_path.is_file() else []
+            import nbformat  # loaded meanwhile by the guard's thread (with papermill)
+
             nb = nbformat.read(executed, as_version=4)
             meta = {
                 "title": summary["title"],
