@@ -246,6 +246,9 @@ def markdown_table(rules: pd.DataFrame) -> str:
     allow = pd.read_csv(allow_path, dtype=str, comment="#") if allow_path.is_file() else pd.DataFrame(
         columns=["return", "rule", "status"])
     status = {(r, c): s for r, c, s in zip(allow["return"], allow["rule"], allow["status"])}
+    # an entry limited to some collection years ("years" column) covers only those years
+    years_allowed = {(r, c): (None if str(y).strip() in ("all", "nan", "") else {int(v) for v in str(y).split()})
+                     for r, c, y in zip(allow["return"], allow["rule"], allow.get("years", ["all"] * len(allow)))}
     if rules.empty:
         return "No rule flagged anything.\n"
     years = sorted(rules["collection_year"].unique())
@@ -256,6 +259,10 @@ def markdown_table(rules: pd.DataFrame) -> str:
     lines = [head, "|" + "---|" * (len(years) + 5)]
     for (ret, rule, kind), row in piv.iterrows():
         st = "query" if kind == "query" else status.get((ret, rule), "NEW")
+        limit = years_allowed.get((ret, rule))
+        if kind != "query" and limit is not None:
+            outside = [y for y in years if row.get(y, 0) and int(y) not in limit]
+            st = "NEW" if outside else f"{st} ({', '.join(f'{y - 1}-{str(y)[2:]}' for y in sorted(limit))} only)"
         text = str(msg.get((ret, rule), "")).replace("|", "/").strip()[:90]
         lines.append(f"| {ret} | {rule} | {kind} | " + " | ".join(str(row.get(y, 0)) for y in years)
                      + f" | {st} | {text} |")
