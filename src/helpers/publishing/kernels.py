@@ -29,6 +29,7 @@ kernel (:func:`helpers.publishing.scheduling.run_notebook`).
 from __future__ import annotations
 
 import ast
+import gc
 import json
 import os
 import select
@@ -243,6 +244,9 @@ def serve(modules: list[str]) -> int:
             if not all_loaded and not needs <= done | (needs - set(to_load)):
                 continue
             waiting.remove(request)
+            # what is loaded now stays out of the kernels' garbage collections: a collection
+            # would otherwise walk (and so copy, page by page) every object the kernel shares
+            gc.freeze()
             pid = os.fork()
             if pid == 0:
                 _child(request, [in_fd, out_fd])
