@@ -87,3 +87,25 @@ def test_forked_kernel_runs_code_in_its_folder_with_its_environment_and_reports_
     finally:
         server.close()
     assert server.proc.returncode == 0
+
+
+@pytest.mark.slow
+def test_killed_kernel_fails_its_notebook_and_keeps_the_executed_notebook(tmp_path, capsys):
+    # the fixture report plus a cell that kills its own kernel (as the out-of-memory killer would)
+    from test_run import FIXTURE_NOTEBOOKS, make_project
+
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    nb = json.loads((FIXTURE_NOTEBOOKS / "fixture_ok.ipynb").read_text(encoding="utf-8"))
+    nb["cells"].insert(2, {"cell_type": "code", "id": "kill-own-kernel", "metadata": {}, "outputs": [], "execution_count": None,
+                           "source": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"})
+    (notebooks / "killed.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    config = make_project(tmp_path / "project", ["killed"])
+    config.write_text(config.read_text(encoding="utf-8").replace(json.dumps(FIXTURE_NOTEBOOKS.as_posix()),
+                                                                  json.dumps(notebooks.as_posix())), encoding="utf-8")
+    assert publish.main(["--config", str(config), "--month", "2026-10"]) == 1
+    err = capsys.readouterr().err
+    assert "killed.ipynb" in err and "DeadKernelError" in err and "killed: out of memory?" in err
+    kept = list((tmp_path / "project" / "reports" / "logs").glob("failed-2026-10-killed-*.ipynb"))
+    assert len(kept) == 1 and "os.kill" in kept[0].read_text(encoding="utf-8")
+    assert not (tmp_path / "project" / "reports" / "2026-10").exists()

@@ -412,6 +412,46 @@ def describe_failure(exc: BaseException, notebook: Path, executed: Path | None =
     return f"notebook {notebook.name} failed: {type(exc).__name__}: {exc}\n\n{''.join(traceback.format_exception(exc))}"
 
 
+_ENGINE = "csc-save-at-end"
+
+
+def _save_at_end_engine() -> str:
+    """A papermill engine like its default one that writes the executed notebook once, when the
+    run of the notebook ends (also when a cell fails or the kernel dies), instead of at the start
+    and end of every cell: rewriting a notebook full of chart data 60 times cost more than most
+    of its cells."""
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+    if _ENGINE not in papermill_engines._engines:
+        class SaveAtEnd(NotebookExecutionManager):
+            ending = False
+
+            def save(self, **kwargs):
+                if self.ending:
+                    super().save(**kwargs)
+
+            def notebook_complete(self, **kwargs):
+                self.ending = True
+                super().notebook_complete(**kwargs)
+
+        class Engine(NBClientEngine):
+            @classmethod
+            def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=True, log_output=False,
+                                 autosave_cell_every=30, **kwargs):
+                nb_man = SaveAtEnd(nb, output_path=output_path, progress_bar=progress_bar, log_output=log_output,
+                                   autosave_cell_every=autosave_cell_every)
+                nb_man.notebook_start()
+                try:
+                    cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+                finally:
+                    nb_man.cleanup_pbar()
+                    nb_man.notebook_complete()
+                return nb_man.nb
+
+        papermill_engines.register(_ENGINE, Engine)
+    return _ENGINE
+
+
 def execute(notebook: Path, executed: Path, parameters: dict[str, Any], kernel_name: str, cwd: Path,
             kernel_manager_class: Any = None) -> None:
     """Run ``notebook`` with papermill into ``executed``. With ``kernel_manager_class`` (kernels
@@ -431,9 +471,7 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], kernel_n
         progress_bar=sys.stderr.isatty() or os.environ.get("CSC_PROGRESS") == "1",
         log_output=False,
         execution_timeout=CELL_TIMEOUT_SECONDS,
-        # written once at the end (and, with the error, when a cell fails), not after every cell:
-        # rewriting a notebook full of chart data after each cell cost more than most cells
-        request_save_on_cell_execute=False,
+        engine_name=_save_at_end_engine(),
         **extra,
     )
     # The run's private kernel name means nothing on an analyst's machine: give the executed
