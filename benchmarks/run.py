@@ -297,7 +297,7 @@ def render(rows, info, total, args, prep, b: Bench, publish_cmd: str) -> str:
         f"`partition_localities(..., 21, seed=0)`. Publish: the demo council (seed 1, scale 1) with "
         f"`python -m helpers.publishing --config <configs/demo.toml pointed at data/bench/demo> --out DIR`, "
         f"against papermill running three trivial notebooks in the same benchmark run; its peak is the whole process tree "
-        f"(publish, notebook workers, kernels) sampled every 0.2 s. Cold: an empty input cache (each input parsed once "
+        f"(publish, kernel server and kernels, or notebook workers and kernels) sampled every 0.2 s. Cold: an empty input cache (each input parsed once "
         f"and stored); warm: the cache left by the cold run. England scale: the same command on `data/bench/scale150` "
         f"(every year's CIN census XML, SSDA903, addresses), cold cache.",
     ]

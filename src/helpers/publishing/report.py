@@ -111,6 +111,9 @@ def _register_dataframe_html() -> None:
 
 
 _register_dataframe_html()
+#: a kernel forked from the publishing run's kernel server imported this module before its shell
+#: existed: it registers the formatter then (helpers.publishing.kernels)
+_on_kernel_start = _register_dataframe_html
 
 
 #: Said in the appendix when overlapping returns were de-duplicated, so that a reader does not
