@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +207,9 @@ def _outputs(month: Path) -> dict:
     for path in sorted(month.rglob("*")):
         if path.suffix == ".csv":
             files[path.relative_to(month).as_posix()] = path.read_text(encoding="utf-8")
+        elif path.suffix == ".html":  # the page, but for when it was generated
+            files[path.relative_to(month).as_posix()] = re.sub(r"\d{1,2} [A-Z][a-z]+ \d{4} at \d\d:\d\d", "<when>",
+                                                               path.read_text(encoding="utf-8"))
         elif path.name == "summary.json":  # every figure except how long the run took
             summary = json.loads(path.read_text(encoding="utf-8"))
             files[path.relative_to(month).as_posix()] = {k: v for k, v in summary.items() if not k.endswith("seconds")}
@@ -219,8 +223,12 @@ def test_published_summaries_identical_with_and_without_cache(demo_config, tmp_p
     from helpers.reference import geography, postcodes
     from helpers.publishing import run as publish
 
+    # the plain run as before the cache and the kernel server: no cache, each notebook in a child
+    # process with a fresh kernel; the cached run with kernels forked from the server (Linux)
     monkeypatch.setenv(input_cache.ENV_DIR, "off")
+    monkeypatch.setenv("CSC_KERNELS", "fresh")
     assert publish.main(["--config", str(demo_config), "--month", "2026-10", "--out", str(tmp_path / "plain")]) == 0
+    monkeypatch.delenv("CSC_KERNELS")
 
     # Warm the cache with every reader the notebooks call, so the second run reads every input from it.
     cache = tmp_path / "cache"

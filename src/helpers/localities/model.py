@@ -267,17 +267,21 @@ def fit_demand_model(frame: pd.DataFrame, count_col: str, exposure_col: str,
     from a Poisson fit, then the GLM refitted with that alpha).
     Output: a :class:`DemandModel`.
     """
-    import statsmodels.api as sm
+    # the GLM's own modules, not statsmodels.api (which also loads its plotting and time-series
+    # parts: 0.4 s against 0.1 s)
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
+    from statsmodels.tools.tools import add_constant
 
     data = frame[frame[exposure_col] > 0].dropna(subset=[count_col, *covariates])
-    X = sm.add_constant(data[list(covariates)].astype(float), has_constant="add")
+    X = add_constant(data[list(covariates)].astype(float), has_constant="add")
     y = data[count_col].astype(float)
     offset = np.log(data[exposure_col].astype(float))
-    pois = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit()
+    pois = GLM(y, X, family=families.Poisson(), offset=offset).fit()
     alpha = estimate_dispersion(y, pois.fittedvalues)
     result = pois
     if family == "negbin" and alpha > 1e-8:
-        result = sm.GLM(y, X, family=sm.families.NegativeBinomial(alpha=alpha), offset=offset).fit()
+        result = GLM(y, X, family=families.NegativeBinomial(alpha=alpha), offset=offset).fit()
         alpha = estimate_dispersion(y, result.fittedvalues)
     elif family not in ("poisson", "negbin"):
         raise ValueError(f"family must be 'poisson' or 'negbin', got {family!r}")
@@ -514,23 +518,72 @@ def _tree_split(nodes: list[int], adj, w, share: float, rng, n_trees: int,
     tree under seeded random edge weights), try cutting each tree edge (both sides of a tree
     cut are connected), and keep the cut whose workload share is nearest ``share``; best of
     ``n_trees`` trees.
+
+    The edges of the blocks' graph are listed once and each tree's weights drawn in one call
+    (the same draws, in the same order, as one ``rng.random()`` per edge); with distinct
+    weights the minimum spanning tree is unique, and the depth-first order visits each block's
+    tree neighbours by increasing weight, as networkx does on the tree its Kruskal builds
+    (:func:`_tree_order_nx`, used for the rare tree whose weights tie).
     """
-    node_set = set(nodes)
+    n_all_nodes = len(nodes)
+    local = {u: i for i, u in enumerate(nodes)}
+    eu: list[int] = []
+    ev: list[int] = []
+    for u in nodes:
+        lu = local[u]
+        for v in adj[u]:
+            v = int(v)
+            if v > u and v in local:
+                eu.append(lu)
+                ev.append(local[v])
+    n_edges = len(eu)
+    wl = [float(w[u]) for u in nodes]
     total = float(w[nodes].sum())
     best = None
     for _ in range(n_trees):
-        g = nx.Graph()
-        g.add_nodes_from(nodes)
-        for u in nodes:
-            for v in adj[u]:
-                v = int(v)
-                if v > u and v in node_set:
-                    g.add_edge(u, v, weight=float(rng.random()))
-        tree = nx.minimum_spanning_tree(g)
-        root = nodes[int(rng.integers(len(nodes)))]
-        order = list(nx.dfs_preorder_nodes(tree, root))
-        parent = dict(nx.dfs_predecessors(tree, root))
-        sub = {u: float(w[u]) for u in order}
+        weights = rng.random(n_edges)
+        root = int(rng.integers(n_all_nodes))
+        if n_edges and len(np.unique(weights)) < n_edges:
+            order, parent = _tree_order_nx(nodes, eu, ev, weights, nodes[root])
+            order = [local[u] for u in order]
+            parent = {local[k]: local[v] for k, v in parent.items()}
+        else:
+            # Kruskal: edges by increasing weight, kept when they join two trees (union-find)
+            neighbours: list[list[int]] = [[] for _ in range(n_all_nodes)]
+            up = list(range(n_all_nodes))
+            joined = 0
+            for e in np.argsort(weights).tolist():
+                a, b = eu[e], ev[e]
+                while up[a] != a:
+                    up[a] = up[up[a]]
+                    a = up[a]
+                while up[b] != b:
+                    up[b] = up[up[b]]
+                    b = up[b]
+                if a == b:
+                    continue
+                up[a] = b
+                neighbours[eu[e]].append(ev[e])
+                neighbours[ev[e]].append(eu[e])
+                joined += 1
+                if joined == n_all_nodes - 1:
+                    break
+            order, parent = [root], {}
+            seen = [False] * n_all_nodes
+            seen[root] = True
+            stack = [(root, iter(neighbours[root]))]
+            while stack:
+                here, children = stack[-1]
+                for child in children:
+                    if not seen[child]:
+                        seen[child] = True
+                        order.append(child)
+                        parent[child] = here
+                        stack.append((child, iter(neighbours[child])))
+                        break
+                else:
+                    stack.pop()
+        sub = {u: wl[u] for u in order}
         cnt = {u: 1 for u in order}
         for u in reversed(order[1:]):
             sub[parent[u]] += sub[u]
@@ -542,16 +595,26 @@ def _tree_split(nodes: list[int], adj, w, share: float, rng, n_trees: int,
                     continue  # each side needs at least one block per locality it will hold
                 err = abs(part - share * total)
                 if best is None or err < best[0] - 1e-12:
-                    best = (err, tree, u, parent[u], n_first == cnt[u])
+                    best = (err, order, u, cnt[u], n_first == cnt[u])
     if best is None:  # no tree cut leaves enough blocks on both sides
         return None
-    _, tree, u, p, first_is_sub = best
-    t2 = tree.copy()
-    t2.remove_edge(u, p)
-    side = nx.node_connected_component(t2, u)
+    _, order, u, size, first_is_sub = best
+    # in depth-first preorder, u's subtree (its side of the cut) is the run of `size` blocks from u
+    at = order.index(u)
+    side = {nodes[x] for x in order[at:at + size]}
     other = [x for x in nodes if x not in side]
     side = [x for x in nodes if x in side]
     return (side, other) if first_is_sub else (other, side)
+
+
+def _tree_order_nx(nodes: list[int], eu: list[int], ev: list[int], weights: np.ndarray, root: int):
+    """Depth-first preorder and parents of the Kruskal tree networkx builds (ties broken as it does)."""
+    g = nx.Graph()
+    g.add_nodes_from(nodes)
+    for a, b, wt in zip(eu, ev, weights.tolist()):
+        g.add_edge(nodes[a], nodes[b], weight=wt)
+    tree = nx.minimum_spanning_tree(g)
+    return list(nx.dfs_preorder_nodes(tree, root)), dict(nx.dfs_predecessors(tree, root))
 
 
 def _bisection_start(adj, w, k, rng, n_trees: int = 8) -> np.ndarray | None:

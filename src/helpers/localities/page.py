@@ -135,7 +135,8 @@ def settings(config_path: str | Path, *, n_localities: int = 0, building_block: 
 
 def read_inputs(f: Figures) -> Figures:
     """Read the CIN census, SSDA903, addresses, postcodes, boundaries and deprivation; size the
-    localities (ward demand model, contiguous balanced grouping)."""
+    localities (ward demand model, contiguous balanced grouping). Annex A is read by
+    :func:`staffing_and_checks`."""
     cfg, data, opts = f.cfg, f.cfg["data"], f.opts
     f.cin = load(cfg, cin_census.read_cin_census, data["cin_census"])  # parsed once per run, cached
     f.lac = load(cfg, ssda903.read_ssda903, data["ssda903"])
@@ -165,15 +166,16 @@ def read_inputs(f: Figures) -> Figures:
         directory=f.directory, measure=f.measure, **f.growth, building_block=f.building_block,
         target_ratio=f.target_ratio, seed=f.seed, keep_together=opts.get("keep_together") or None,
         keep_districts_whole=f.keep_districts_whole, names=opts.get("names") or None)
-    annex_path = data.get("annex_a")
-    if annex_path and Path(annex_path).exists():
-        f.annex = annex_a.read_annex_a(annex_path)
     return f
 
 
 def staffing_and_checks(f: Figures) -> Figures:
-    """Staffing per locality, whole posts shared at council level, the strips baseline, and the
-    balance for each number of teams."""
+    """Annex A (today's teams, referrals since the last return; read here, after the notebook has
+    written the block map the re-referral report waits for), staffing per locality, whole posts
+    shared at council level, the strips baseline, and the balance for each number of teams."""
+    annex_path = f.cfg["data"].get("annex_a")
+    if f.annex is None and annex_path and Path(annex_path).exists():
+        f.annex = annex_a.read_annex_a(annex_path)
     s, plan = f.sizing, f.sizing.plan
     f.compact = locality.polsby_popper(s.block_bounds, s.block_id, plan.assignment)
     baseline = locality.strip_baseline(s.graph, s.work, f.n_localities)

@@ -32,6 +32,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+# Styler, at import: in a notebook kernel this module registers how Stylers are shown, and
+# pandas' style module loads matplotlib (about 0.5 s). Imported here, the publishing run's kernel
+# server loads it once for every kernel it forks, instead of each kernel loading it on start.
+from pandas.io.formats.style import Styler
 
 from helpers.publishing import disclosure, formatting, safe_output
 
@@ -105,12 +109,13 @@ def _register_dataframe_html() -> None:
     if shell is not None:
         formatter = shell.display_formatter.formatters["text/html"]
         formatter.for_type(pd.DataFrame, dataframe_html)
-        from pandas.io.formats.style import Styler
-
         formatter.for_type(Styler, styler_html)
 
 
 _register_dataframe_html()
+#: a kernel forked from the publishing run's kernel server imported this module before its shell
+#: existed: it registers the formatter then (helpers.publishing.kernels)
+_on_kernel_start = _register_dataframe_html
 
 
 #: Said in the appendix when overlapping returns were de-duplicated, so that a reader does not

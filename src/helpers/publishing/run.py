@@ -63,7 +63,7 @@ from typing import Any
 import helpers
 from helpers import config as config_module
 from helpers.readers import input_cache
-from helpers.publishing import safe_output, scheduling
+from helpers.publishing import kernels, safe_output, scheduling
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
@@ -377,15 +377,21 @@ NETWORK_REF = re.compile(
 )
 
 
-def guard_build(month_dir: Path, found: Identifiers, pages: dict[str, str]) -> list[Finding]:
-    """Every finding in the pages (text without the inlined Vega bundle), tables, summaries and attribution."""
+def guard_build(month_dir: Path, found: Identifiers, pages: dict[str, str], only: str | None = None,
+                skip: set[str] | frozenset[str] = frozenset()) -> list[Finding]:
+    """Every finding in the pages (text without the inlined Vega bundle), tables, summaries and attribution.
+
+    ``only``: just the files in that report's folder (the run scans each report as it ends);
+    ``skip``: report folders already scanned."""
     findings: list[Finding] = []
     for name, text in pages.items():
         findings += scan_text(text, f"{name}.html", found)
         for m in NETWORK_REF.finditer(text):
             findings.append(Finding(f"{name}.html", "network reference", f"{m.group(0)[:60]!r} (pages must load nothing)"))
-    for path in sorted(month_dir.rglob("*")):
+    for path in sorted((month_dir / only if only else month_dir).rglob("*")):
         rel = path.relative_to(month_dir).as_posix()
+        if rel.split("/", 1)[0] in skip:
+            continue
         if path.suffix == ".csv":
             findings += scan_csv(path, rel, found)
             findings += [Finding(rel, "spreadsheet formula", f"line {line}, column {col}: {value[:40]!r}")
@@ -464,24 +470,70 @@ def describe_failure(exc: BaseException, notebook: Path, executed: Path | None =
     return f"notebook {notebook.name} failed: {type(exc).__name__}: {exc}\n\n{''.join(traceback.format_exception(exc))}"
 
 
-def execute(notebook: Path, executed: Path, parameters: dict[str, Any], kernel_name: str, cwd: Path) -> None:
+_ENGINE = "csc-save-at-end"
+
+
+def _save_at_end_engine() -> str:
+    """A papermill engine like its default one that writes the executed notebook once, when the
+    run of the notebook ends (also when a cell fails or the kernel dies), instead of at the start
+    and end of every cell: rewriting a notebook full of chart data 60 times cost more than most
+    of its cells."""
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+    if _ENGINE not in papermill_engines._engines:
+        class SaveAtEnd(NotebookExecutionManager):
+            ending = False
+
+            def save(self, **kwargs):
+                if self.ending:
+                    super().save(**kwargs)
+
+            def notebook_complete(self, **kwargs):
+                self.ending = True
+                super().notebook_complete(**kwargs)
+
+        class Engine(NBClientEngine):
+            @classmethod
+            def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=True, log_output=False,
+                                 autosave_cell_every=30, **kwargs):
+                nb_man = SaveAtEnd(nb, output_path=output_path, progress_bar=progress_bar, log_output=log_output,
+                                   autosave_cell_every=autosave_cell_every)
+                nb_man.notebook_start()
+                try:
+                    cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+                finally:
+                    nb_man.cleanup_pbar()
+                    nb_man.notebook_complete()
+                return nb_man.nb
+
+        papermill_engines.register(_ENGINE, Engine)
+    return _ENGINE
+
+
+def execute(notebook: Path, executed: Path, parameters: dict[str, Any], kernel_name: str, cwd: Path,
+            kernel_manager_class: Any = None) -> None:
+    """Run ``notebook`` with papermill into ``executed``. With ``kernel_manager_class`` (kernels
+    forked by :mod:`helpers.publishing.kernels`, which start them in ``cwd`` themselves),
+    papermill leaves the working folder of this process alone: notebooks run side by side in
+    threads of one process."""
     import nbformat
     import papermill
 
     kernelspec = dict(nbformat.read(notebook, as_version=4).metadata.get("kernelspec", {}))
-    papermill.execute_notebook(
+    extra: dict[str, Any] = {"cwd": str(cwd)} if kernel_manager_class is None else {"kernel_manager_class": kernel_manager_class}
+    executed_nb = papermill.execute_notebook(
         str(notebook),
         str(executed),
         parameters=parameters,
         kernel_name=kernel_name,
-        cwd=str(cwd),
         progress_bar=sys.stderr.isatty() or os.environ.get("CSC_PROGRESS") == "1",
         log_output=False,
         execution_timeout=CELL_TIMEOUT_SECONDS,
+        engine_name=_save_at_end_engine(),
+        **extra,
     )
     # The run's private kernel name means nothing on an analyst's machine: give the executed
     # notebook back the kernelspec it was saved with (the manifest records what ran it).
-    executed_nb = nbformat.read(executed, as_version=4)
     if kernelspec:
         executed_nb.metadata["kernelspec"] = kernelspec
     else:
@@ -496,11 +548,36 @@ _BUNDLE_CACHE: dict[str, str] = {}
 
 
 def vega_bundle() -> str:
-    """Vega, Vega-Lite and vega-embed as one script (from vl-convert-python; no network)."""
-    if "js" not in _BUNDLE_CACHE:
-        import vl_convert
+    """Vega, Vega-Lite and vega-embed as one script (from vl-convert-python; no network).
 
-        js = vl_convert.javascript_bundle()
+    Building it takes vl-convert about 2 s; it is kept in ``.cache/`` beside ``src/`` (one file
+    per vl-convert version, written whole) so that later runs read it instead."""
+    if "js" not in _BUNDLE_CACHE:
+        import importlib.metadata
+
+        try:
+            version = importlib.metadata.version("vl-convert-python")
+        except importlib.metadata.PackageNotFoundError:
+            version = ""
+        stored = REPO_ROOT / ".cache" / f"vega-bundle-{re.sub(r'[^A-Za-z0-9.]', '_', version)}.js"
+        js = None
+        if version and stored.is_file():
+            try:
+                js = stored.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                js = None
+        if not js:
+            import vl_convert
+
+            js = vl_convert.javascript_bundle()
+            if version:
+                try:
+                    stored.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = stored.with_name(f".{stored.name}.{os.getpid()}.tmp")
+                    tmp.write_text(js, encoding="utf-8")
+                    os.replace(tmp, stored)
+                except OSError:
+                    pass  # a read-only checkout: build it each run
         _BUNDLE_CACHE["js"] = js.replace("</script", "<\\/script").replace("<!--", "<\\!--")
     return _BUNDLE_CACHE["js"]
 
@@ -654,26 +731,55 @@ def move_headline_first(page: str) -> str:
     return page.replace(HEADLINE_PLACEHOLDER, section, 1)
 
 
+_EXPORTER: list[Any] = []
+_RENDER_LOCK = threading.Lock()  # the exporter renders one notebook at a time
+
+
+def _exporter() -> Any:
+    """The page exporter, made once per process (its templates are compiled on first use)."""
+    if not _EXPORTER:
+        from nbconvert import HTMLExporter
+
+        _EXPORTER.append(HTMLExporter(
+            template_name="lab",
+            extra_template_paths=[str(TEMPLATE_DIR)],
+            template_file="report.html.j2",
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+            anchor_link_text="",
+        ))
+    return _EXPORTER[0]
+
+
+def warm_renderer() -> None:
+    """Load what rendering needs (nbconvert, the page template, the Vega bundle) ahead of the first page."""
+    import nbformat
+
+    from helpers.publishing import formatting
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Warm-up")])
+    vega_bundle()
+    resources = {"csc": {"css": "", "n_charts": 0, "bundle_placeholder": BUNDLE_PLACEHOLDER, "contents_placeholder": TOC_PLACEHOLDER,
+                         "headline_placeholder": HEADLINE_PLACEHOLDER, "glossary": formatting.glossary_html(), "title": "",
+                         "council": "", "la_code": "", "period_start": "", "period_end": "", "data_as_at": "", "generated": "",
+                         "version": "", "month_label": "", "threshold": 0, "attribution": [], "tables": [], "report_name": ""}}
+    with _RENDER_LOCK:
+        _exporter().from_notebook_node(nb, resources=resources)
+
+
 def render_page(nb: Any, name: str, meta: dict[str, Any]) -> tuple[str, str, int]:
     """Render one executed notebook to HTML; returns (page, page-without-bundle, number of charts)."""
-    from nbconvert import HTMLExporter
-
     n_charts = prepare_notebook(nb, name)
-    exporter = HTMLExporter(
-        template_name="lab",
-        extra_template_paths=[str(TEMPLATE_DIR)],
-        template_file="report.html.j2",
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        anchor_link_text="",
-    )
+    with _RENDER_LOCK:
+        exporter = _exporter()
     css = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8")
     from helpers.publishing import formatting
 
     resources = {"csc": dict(meta, css=css, n_charts=n_charts, bundle_placeholder=BUNDLE_PLACEHOLDER, contents_placeholder=TOC_PLACEHOLDER,
                              headline_placeholder=HEADLINE_PLACEHOLDER, glossary=formatting.glossary_html())}
-    page, _ = exporter.from_notebook_node(nb, resources=resources)
+    with _RENDER_LOCK:
+        page, _ = exporter.from_notebook_node(nb, resources=resources)
     page = move_headline_first(page)
     page, contents = _build_contents(page)
     page = page.replace(TOC_PLACEHOLDER, contents, 1)
@@ -848,7 +954,19 @@ def publish(
 
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".building-{month}-", dir=out))
+    server = None
     try:
+        hashes_file = work / "input_hashes.json"
+        cache_folder = input_cache.cache_dir(cfg)
+        child_env = {input_cache.ENV_HASHES: str(hashes_file), input_cache.ENV_DIR: str(cache_folder) if cache_folder else "off"}
+        # Kernels forked from one process that has imported what the notebooks import (Linux;
+        # helpers.publishing.kernels), started first: its imports overlap everything up to the
+        # first notebook; what the reports that start first import is loaded first.
+        if kernels.available():
+            waits = scheduling.dependencies(cfg, reports)
+            first = sorted(reports, key=lambda r: bool(waits.get(r)))
+            server = kernels.KernelServer(kernels.notebook_imports([nb_dir / f"{r}.ipynb" for r in first]), nb_dir,
+                                          child_env, work / "kernel-server.log")
         kernel = ensure_kernelspec(work / "jupyter")
         staged = work / month
         target = out / month
@@ -864,27 +982,35 @@ def publish(
         threshold = publish_cfg["suppression_threshold"]
         council = cfg["council"]["la_name"]
         log(f"Publishing {month} for {council}: {', '.join(reports)} -> {out / month}")
+
+        results: dict[str, Any] = {}
+        findings_so_far: list[Finding] = []
+        scanned: set[str] = set()
+
         # What the guard looks for is gathered while the notebooks run (it is needed only at the end).
         import concurrent.futures
 
         def gather() -> tuple[Identifiers, float]:
+            # first papermill (the notebooks' threads wait for this import rather than repeat it),
+            # then the guard's identifiers, then what rendering needs
+            import papermill  # noqa: F401
+
             lower_thread_priority()  # the notebooks come first; the guard uses what CPU is left
             t0 = time.perf_counter()
-            return collect_identifiers([v for v in cfg["data"].values() if isinstance(v, Path)]), time.perf_counter() - t0
+            found = collect_identifiers([v for v in cfg["data"].values() if isinstance(v, Path)])
+            seconds = time.perf_counter() - t0
+            try:
+                warm_renderer()  # then, in the same thread, what the first page's rendering needs
+            except Exception:  # noqa: BLE001 - the first page then loads it, and reports any problem
+                pass
+            return found, seconds
 
         guard_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         found_future = guard_pool.submit(gather)
         guard_pool.shutdown(wait=False)
 
-        results: dict[str, Any] = {}
-        pages_for_scan: dict[str, str] = {}
-        import nbformat
-
         # Inputs hashed once: the notebooks' input cache and the manifest use the same digests.
-        hashes_file = work / "input_hashes.json"
         input_hashes = input_cache.write_run_hashes(input_files(cfg), hashes_file)
-        cache_folder = input_cache.cache_dir(cfg)
-        child_env = {input_cache.ENV_HASHES: str(hashes_file), input_cache.ENV_DIR: str(cache_folder) if cache_folder else "off"}
 
         def finish(name: str, outcome: dict[str, Any]) -> list[str]:
             """Check, render and record one executed report (in the parent, in any order)."""
@@ -907,6 +1033,8 @@ def publish(
                 raise PublishError(f"notebook {name}.ipynb: summary.json lacks {', '.join(lacking)}")
             attribution_path = report_dir / "attribution.json"
             attribution = json.loads(attribution_path.read_text(encoding="utf-8")) if attribution_path.is_file() else []
+            import nbformat  # loaded meanwhile by the guard's thread (with papermill)
+
             nb = nbformat.read(executed, as_version=4)
             meta = {
                 "title": summary["title"],
@@ -932,7 +1060,9 @@ def publish(
                 raise PublishError(f"notebook {name}.ipynb ran but its page could not be rendered: {type(exc).__name__}: {exc}") from exc
             page_path = staged / f"{name}.html"
             page_path.write_text(page, encoding="utf-8")
-            pages_for_scan[name] = scan_view
+            # the guard scans this report now, while the others still run (the page, its folder)
+            findings_so_far.extend(guard_build(staged, found_future.result()[0], {name: scan_view}, only=name))
+            scanned.add(name)
             size = page_path.stat().st_size
             lines = []
             if size > MAX_PAGE_BYTES:
@@ -957,16 +1087,21 @@ def publish(
             report_dir = staged / name
             report_dir.mkdir(parents=True, exist_ok=True)
             parameters = {"config_path": str(Path(cfg["_path"])), "output_dir": str(report_dir), "month": month}
+            if server is not None:
+                return scheduling.run_notebook_forked(nb_dir / f"{name}.ipynb", report_dir / "executed.ipynb", parameters, kernel,
+                                                      nb_dir, child_env, work / f"{name}.log", server)
             return scheduling.run_notebook(nb_dir / f"{name}.ipynb", report_dir / "executed.ipynb", parameters, kernel, nb_dir,
                                            child_env, work / f"{name}.log")
 
         plan = scheduling.plan_run(cfg, reports, out)
         scheduling.run_scheduled(reports, start, finish, plan, log, output_of=lambda name: staged / name)
+        if server is not None:
+            server.close()
         results = {name: results[name] for name in reports}  # manifest in [publish] order
 
         found, guard_seconds = found_future.result()
         log(f"  guard: {len(found.ids)} identifiers and {len(found.dobs)} dates of birth from {found.files_scanned} input files ({guard_seconds:.1f} s, while the notebooks ran)")
-        findings = guard_build(staged, found, {k: v for k, v in pages_for_scan.items()})
+        findings = findings_so_far + guard_build(staged, found, {}, skip=scanned)  # and what is left (--only: the month's other reports)
         # The differencing attack: no hidden count may be recoverable from what a report publishes.
         from helpers.publishing.disclosure_audit import audit_report
 
@@ -990,7 +1125,9 @@ def publish(
             "bundle_version": helpers.__version__,
             "git_commit": git_commit(REPO_ROOT),
             "packages": package_versions(),
-            "kernel": {"name": KERNEL_NAME, "argv": [sys.executable, "-m", "ipykernel_launcher"]},
+            "kernel": {"name": KERNEL_NAME, "argv": [sys.executable, "-m", "ipykernel_launcher"],
+                       **({"forked": {"preloaded": server.info.get("loaded", []), "preload_seconds": server.info.get("seconds")}}
+                          if server is not None else {})},
             "inputs": [{"path": _display_path(p, root), "sha256": input_hashes.get(str(p.resolve())) or sha256(p), "bytes": p.stat().st_size}
                        for p in input_files(cfg)],
             "started": started,
@@ -1012,6 +1149,8 @@ def publish(
         log(f"Published {month} in {time.perf_counter() - started_clock:.1f} s: {out / month}")
         return target
     finally:
+        if server is not None:
+            server.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

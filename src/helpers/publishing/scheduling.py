@@ -1,9 +1,12 @@
 """Run a publishing run's notebooks side by side where the machine allows, in a fixed order on paper.
 
 :func:`plan_run` decides, from the council config, how many notebooks may run at once and which
-report must finish before another starts; :func:`run_scheduled` runs them; :func:`run_notebook`
-executes one notebook in its own process (so its peak memory can be measured and a crash or
-an out-of-memory kill cannot take the publishing run down with it).
+report must finish before another starts; :func:`run_scheduled` runs them. On Linux
+:func:`run_notebook_forked` executes a notebook with papermill in a thread of the publishing run,
+its kernel forked from the run's kernel server (:mod:`helpers.publishing.kernels`, which measures
+the kernel's peak memory); elsewhere, or with ``CSC_KERNELS=fresh``, :func:`run_notebook` executes
+it in a child process that starts a fresh kernel. Either way a crash or an out-of-memory kill of
+a kernel fails that notebook, not the publishing run.
 
 Config (``[publish]``, all optional)::
 
@@ -193,7 +196,7 @@ def available_mb() -> float | None:
 # ----------------------------------------------------------------------------------------
 # One notebook in its own process
 # ----------------------------------------------------------------------------------------
-_PROCS: dict[int, subprocess.Popen] = {}
+_PROCS: dict[int, Any] = {}
 _PROCS_LOCK = threading.Lock()
 
 
@@ -256,8 +259,56 @@ def worker_main(request_path: str) -> int:
     return 0
 
 
+def run_notebook_forked(notebook: Path, executed: Path, parameters: dict[str, Any], kernel: str, cwd: Path,
+                        env: dict[str, str], log_path: Path, server: Any) -> dict[str, Any]:
+    """Execute ``notebook`` with papermill in this process (a thread of the publishing run), its
+    kernel forked by ``server`` (:class:`helpers.publishing.kernels.KernelServer`); returns what
+    :func:`run_notebook` returns, the peak memory being the kernel's."""
+    from helpers.publishing import kernels
+    from helpers.publishing import run as publish
+
+    manager = kernels.kernel_manager_class(server, env, log_path, cwd, kernels.notebook_imports([notebook]))
+    started, clock = _now(), time.perf_counter()
+    outcome: dict[str, Any] = {}
+    holder = _KernelHolder()
+    with _PROCS_LOCK:
+        _PROCS[id(holder)] = holder
+    manager.csc_holder = holder
+    try:
+        publish.execute(notebook, executed, parameters, kernel, cwd, kernel_manager_class=manager)
+    except Exception as exc:  # noqa: BLE001 - every failure is reported the same way
+        outcome["error"] = publish.describe_failure(exc, notebook, executed)
+        if holder.kernel is not None and holder.kernel.returncode in (-9, 137) and not holder.stopped:
+            outcome["error"] += "\n(the kernel was killed: out of memory?)"
+    finally:
+        with _PROCS_LOCK:
+            _PROCS.pop(id(holder), None)
+    kernel_proc = holder.kernel
+    if kernel_proc is not None:
+        try:
+            kernel_proc.wait(timeout=10)  # the server reports the peak once it has reaped the kernel
+        except Exception:  # noqa: BLE001
+            pass
+    outcome.update({"started": started, "finished": _now(), "seconds": time.perf_counter() - clock,
+                    "peak_rss_mb": kernel_proc.peak_rss_mb if kernel_proc is not None else None})
+    return outcome
+
+
+class _KernelHolder:
+    """The forked kernel of one notebook run in this process, for :func:`stop_all`."""
+
+    def __init__(self) -> None:
+        self.kernel: Any = None
+        self.stopped = False
+
+    def kill(self) -> None:
+        self.stopped = True
+        if self.kernel is not None:
+            self.kernel.kill()
+
+
 def stop_all() -> None:
-    """Stop every notebook process still running (after another notebook failed)."""
+    """Stop every notebook process (or forked kernel) still running (after another notebook failed)."""
     with _PROCS_LOCK:
         procs = list(_PROCS.values())
     for proc in procs:

@@ -31,6 +31,7 @@ Python loops. Inputs are the ``referrals`` and ``children`` tables of
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -76,6 +77,7 @@ _DAY0 = np.datetime64("1900-01-01", "D")
 _NO_END = np.int64(10**7)  # "day" of a case with no closure: far beyond any real date
 _END_BASE = np.int64(1 << 24)  # more than _NO_END: (child, end day) packs into one int64
 _KEY_BASE = np.int64(1 << 18)  # more days than 1900..2500: (child, day) packs into one int64
+_SMALL_CODE = 1 << 38  # child codes below this pack with an end day (or day) into one int64
 _NS_PER_DAY = np.int64(86_400 * 10**9)
 _DAY0_NS = _DAY0.astype("datetime64[ns]").astype(np.int64)
 _NAT_INT = np.datetime64("NaT", "ns").astype(np.int64)
@@ -220,18 +222,20 @@ def _outcome_codes(referrals: pd.DataFrame) -> np.ndarray:
                      default=idx(OUTCOME_OTHER)).astype(np.int8)
 
 
-def _child_codes(child_id: pd.Series) -> tuple[np.ndarray, int]:
+def _child_codes(child_id: pd.Series, *, sparse: bool = False) -> tuple[np.ndarray, int]:
     """Integer code for each child identifier (equal identifiers, equal codes; a missing
-    identifier is -1) and an upper bound on the codes (codes are ``< n``).
+    identifier is -1) and an upper bound ``n`` on the codes (codes are ``< n``), int64.
 
     Fast paths, fastest first: a categorical ``child_id`` (its codes, no hashing: readers
     should supply categorical identifiers at national scale); identifiers already sorted
     (the order of the CIN census and flat exports; one comparison of neighbours); text
-    identifiers in any order (:func:`_codes_from_text_bytes`: integer words, no string
-    hashing); otherwise ``pd.factorize``. Only which rows share a child matters, never the
-    code values."""
+    identifiers in any order (:func:`_lexical_keys`, else :func:`_codes_from_text_bytes`:
+    integers from the UTF-8 bytes, no string hashing); otherwise ``pd.factorize``. Only which
+    rows share a child matters, never the code values. ``sparse=True`` returns
+    :func:`_lexical_keys` as they are (``bound`` may then be far above the number of rows)
+    instead of renumbering them ``0 .. distinct - 1``."""
     if isinstance(child_id.dtype, pd.CategoricalDtype):
-        return child_id.cat.codes.to_numpy(), len(child_id.cat.categories)
+        return child_id.cat.codes.to_numpy().astype(np.int64), len(child_id.cat.categories)
     values = child_id.to_numpy()
     if len(values) >= 2 and _ascending(values):
         change = np.empty(len(values), dtype=bool)
@@ -239,12 +243,23 @@ def _child_codes(child_id: pd.Series) -> tuple[np.ndarray, int]:
         np.not_equal(values[1:], values[:-1], out=change[1:])
         codes_ = np.cumsum(change, dtype=np.int64)
         return codes_, int(codes_[-1]) + 1
+    lexical = _lexical_keys(values)
+    if lexical is not None:
+        keys, bound = lexical
+        if sparse or bound <= max(4 * len(keys), _DENSE_ENOUGH):
+            return keys, bound
+        codes_, uniques = pd.factorize(keys, sort=False)
+        return codes_.astype(np.int64), len(uniques)
     fast = _codes_from_text_bytes(values)
     if fast is not None:
         return fast
     codes_, uniques = pd.factorize(values, sort=False)
-    return codes_, len(uniques)
+    return codes_.astype(np.int64), len(uniques)
 
+
+#: Codes below this bound are used as they are (a table of this many flags is small);
+#: sparser codes are renumbered.
+_DENSE_ENOUGH = 1 << 24
 
 _WORD = 8
 _MAX_WORDS = 4
@@ -253,23 +268,21 @@ _MAX_WORDS = 4
 _SEPARATOR = "\x00"
 
 
-def _codes_from_text_bytes(values: np.ndarray) -> tuple[np.ndarray, int] | None:
-    """Integer codes for text identifiers in any order without hashing Python strings.
+def _text_columns(values: np.ndarray, max_width: int) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """The UTF-8 bytes of text identifiers, one row per byte position.
 
-    Hashing millions of string objects in shuffled order (``pd.factorize``) is slow because
-    every lookup follows a pointer to a string somewhere else in memory and hashes it in
-    Python's object layer. Instead the identifiers are joined once into one UTF-8 buffer
-    (``str.join``: one visit to each string, a memory copy, no per-string Python call),
-    split again at the separators with numpy, laid out in a fixed-width block cut into
-    8-byte words read as unsigned integers, and the words are numbered one at a time with
-    integer factorization; a pair (codes so far, next word) is combined into one integer
-    exactly. When identifiers differ in length, the length is one more "word", so "A" and
-    "A\\0" differ. Equal identifiers give equal codes and different identifiers different
-    codes (UTF-8 is one-to-one; each word is numbered exactly, no hash collisions).
+    The identifiers are joined once into one UTF-8 buffer (``str.join``: one visit to each
+    string, a memory copy, no per-string Python call) and split again at the separators with
+    numpy. Returns ``(columns, lengths, fixed)``: ``columns`` is ``(width, n)`` uint8
+    (``columns[j]`` the ``j``-th byte of every identifier; ``width`` the longest identifier in
+    bytes; shorter identifiers padded with zero bytes), ``lengths`` the byte lengths and
+    ``fixed`` True when every identifier has the same length. (Byte positions as contiguous
+    rows: numpy then works on each position at full speed.)
 
-    Returns None (the caller factorizes) when any identifier is not ``str`` (missing values,
-    bytes, numbers: ``pd.factorize``'s exact semantics are kept), cannot be encoded as
-    UTF-8, contains the separator (NUL, which XML cannot hold) or is longer than 32 bytes.
+    Returns None (the caller falls back to ``pd.factorize``) when any identifier is not ``str``
+    (missing values, bytes, numbers), cannot be encoded as UTF-8, contains the separator
+    (NUL, which XML cannot hold), when every identifier is empty or the longest is over
+    ``max_width`` bytes, or when there are fewer than two.
     """
     n = len(values)
     if n < 2 or values.dtype != object:
@@ -279,9 +292,17 @@ def _codes_from_text_bytes(values: np.ndarray) -> tuple[np.ndarray, int] | None:
     except (TypeError, UnicodeError):
         return None
     buf = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(buf == 0)  # the n - 1 separators, unless an identifier holds one
-    if len(ends) != n - 1:
+    if len(buf) - np.count_nonzero(buf) != n - 1:  # the n - 1 separators, unless an identifier holds one
         return None
+    width = (len(buf) + 1) // n - 1  # the width every identifier has if they are all one length
+    if (len(buf) + 1) % n == 0 and width > 0 and not buf[width::width + 1].any():
+        # the n - 1 separators are exactly every (width + 1)-th byte: all of one length
+        if width > max_width:
+            return None
+        # identifier i is buf[i * (width + 1):][:width]; a strided view, transposed by one copy
+        rows = np.lib.stride_tricks.as_strided(buf, shape=(n, width), strides=(width + 1, 1), writeable=False)
+        return np.ascontiguousarray(rows.T), np.full(n, width, dtype=np.int64), True
+    ends = np.flatnonzero(buf == 0)
     starts = np.empty(n, dtype=np.int64)
     starts[0] = 0
     starts[1:] = ends + 1
@@ -289,19 +310,39 @@ def _codes_from_text_bytes(values: np.ndarray) -> tuple[np.ndarray, int] | None:
     lengths[:-1] = ends - starts[:-1]
     lengths[-1] = len(buf) - starts[-1]
     width = int(lengths.max())
-    n_words = -(-width // _WORD)
-    if width == 0 or n_words > _MAX_WORDS:
+    if width == 0 or width > max_width:
         return None
+    columns = np.zeros((width, n), dtype=np.uint8)
+    for j in range(width):
+        has = lengths > j
+        columns[j, has] = buf[starts[has] + j]
+    return columns, lengths, False
+
+
+def _codes_from_text_bytes(values: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """Integer codes for text identifiers in any order without hashing Python strings.
+
+    Hashing millions of string objects in shuffled order (``pd.factorize``) is slow because
+    every lookup follows a pointer to a string somewhere else in memory and hashes it in
+    Python's object layer. Instead the identifiers' UTF-8 bytes are laid out in a fixed-width
+    block (:func:`_text_columns`) cut into 8-byte words read as unsigned integers, and the
+    words are numbered one at a time with integer factorization; a pair (codes so far, next
+    word) is combined into one integer exactly. When identifiers differ in length, the length
+    is one more "word", so "A" and "A\\0" differ. Equal identifiers give equal codes and
+    different identifiers different codes (UTF-8 is one-to-one; each word is numbered
+    exactly, no hash collisions).
+
+    Returns None (the caller factorizes) when :func:`_text_columns` does (not all ``str``,
+    missing values, NUL in an identifier) or an identifier is longer than 32 bytes.
+    """
+    layout = _text_columns(values, _MAX_WORDS * _WORD)
+    if layout is None:
+        return None
+    columns_, lengths, fixed = layout
+    width, n = columns_.shape
+    n_words = -(-width // _WORD)
     padded = np.zeros((n, n_words * _WORD), dtype=np.uint8)
-    fixed = int(lengths.min()) == width
-    if fixed:  # every identifier the same length: rows of width + 1 bytes (the last a separator)
-        block = np.empty(n * (width + 1), dtype=np.uint8)
-        block[:-1] = buf
-        padded[:, :width] = block.reshape(n, width + 1)[:, :width]
-    else:
-        for j in range(width):
-            has = lengths > j
-            padded[has, j] = buf[starts[has] + j]
+    padded[:, :width] = columns_.T
     words = padded.view(np.uint64)  # shape (n, n_words); only equality matters, not text order
     columns = [words[:, j] for j in range(n_words)] + ([] if fixed else [lengths])
     first_code, first_uniques = pd.factorize(columns[0], sort=False)
@@ -319,6 +360,72 @@ def _codes_from_text_bytes(values: np.ndarray) -> tuple[np.ndarray, int] | None:
         code, uniques = pd.factorize(code, sort=False)
         return code.astype(np.int64), len(uniques)
     return code, bound
+
+
+def _fold(keys: np.ndarray, base: int, part: np.ndarray) -> np.ndarray:
+    """``keys * base + part`` in place, uint64 (wrapping modulo 2**64)."""
+    keys *= np.uint64(base)
+    keys += part
+    return keys
+
+
+#: Longest identifier (UTF-8 bytes) numbered by :func:`_lexical_keys`.
+_LEXICAL_MAX_WIDTH = 64
+
+
+def _lexical_keys(values: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """One integer per text identifier, in the identifiers' own sort order, with no hashing
+    and no string comparisons.
+
+    The identifiers' UTF-8 bytes are laid out by position (:func:`_text_columns`, shorter
+    ones padded with zero bytes). Each byte position takes values between its smallest and largest
+    byte over all identifiers, so position ``j`` is a digit in base ``max_j - min_j + 1``
+    (``"0"``-``"9"``: base 10; a position every identifier shares: base 1, left out) and the
+    identifier is read as one mixed-radix number, first byte most significant. Equal
+    identifiers give equal keys, different ones different keys, and ``a < b`` (Python's
+    string order: UTF-8 byte order is code point order; a zero pad byte sorts before any
+    byte, as a prefix sorts first) exactly when ``key(a) < key(b)``.
+
+    Returns ``(keys, bound)`` (int64 keys, all ``< bound``), or None when
+    :func:`_text_columns` does or the product of the bases reaches 2**62 (the caller then
+    numbers identifiers another way).
+    """
+    layout = _text_columns(values, _LEXICAL_MAX_WIDTH)
+    if layout is None:
+        return None
+    columns = layout[0]
+    lo = columns.min(axis=1).astype(np.int64)
+    hi = columns.max(axis=1).astype(np.int64)
+    # Horner's rule, first byte most significant. The raw bytes are accumulated (the smallest
+    # byte of each position is subtracted once at the end, as ``offset``) in unsigned integers,
+    # whose wrap-around is exact modulo 2**64: the result, below 2**62, is exact. Runs of
+    # positions whose raw value stays below 2**32 are combined in uint32 first (half the memory
+    # traffic), then folded into the uint64 keys.
+    keys = None
+    part, part_max, part_base = None, 0, 1
+    bound, offset = 1, 0
+    for j in np.flatnonzero(hi > lo):
+        base = int(hi[j] - lo[j]) + 1
+        bound *= base
+        if bound >= 1 << 62:
+            return None
+        offset = offset * base + int(lo[j])
+        if part is not None and part_max * base + int(hi[j]) >= 1 << 32:
+            keys = part.astype(np.uint64) if keys is None else _fold(keys, part_base, part)
+            part, part_max, part_base = None, 0, 1
+        if part is None:
+            part = columns[j].astype(np.uint32)
+        else:
+            part *= np.uint32(base)
+            part += columns[j]
+        part_max, part_base = part_max * base + int(hi[j]), part_base * base
+    if part is not None:
+        keys = part.astype(np.uint64) if keys is None else _fold(keys, part_base, part)
+    if keys is None:  # every identifier the same
+        return np.zeros(columns.shape[1], dtype=np.int64), 1
+    keys -= np.uint64(offset % (1 << 64))
+    keys = keys.view(np.int64)
+    return keys, bound
 
 
 def _ascending(values: np.ndarray) -> bool:
@@ -340,7 +447,9 @@ def _count_distinct(codes_: np.ndarray, n: int) -> int:
     codes_ = codes_[codes_ >= 0]
     if len(codes_) == 0:
         return 0
-    return int(np.count_nonzero(np.bincount(codes_, minlength=n)))
+    seen = np.zeros(n, dtype=bool)
+    seen[codes_] = True
+    return int(np.count_nonzero(seen))
 
 
 def _child_day_order_or_none(child_code: np.ndarray, day: np.ndarray, referral_id: np.ndarray) -> np.ndarray | None:
@@ -367,6 +476,127 @@ def _child_day_order(child_code: np.ndarray, day: np.ndarray, referral_id: np.nd
         secondary[order[tied]] = pd.factorize(referral_id[order[tied]], sort=True)[0]
         order = np.lexsort((secondary, key))
     return order
+
+
+def _run_both(first, second):
+    """Run ``first()`` in a new thread and ``second()`` in this one; return both results
+    (re-raising an exception from either). Worth it only for work that releases the GIL
+    (numpy sorts and ufuncs on large arrays)."""
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = first()
+        except BaseException as exc:  # noqa: BLE001  re-raised below, in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    try:
+        second_value = second()
+    finally:
+        thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"], second_value
+
+
+def _packed_order(child_code: np.ndarray, bound: int, day: np.ndarray, referral_id: np.ndarray,
+                  positions: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray, np.ndarray] | None:
+    """Child-then-date order by sorting one packed integer per referral.
+
+    ``(child_code + 1, day - first day, row)`` are packed into one int64 (child highest, row
+    lowest) and sorted with a plain sort (no ``argsort``): the sorted integers give the order
+    (their low bits) and the child and day of each position, with no gathers. Same-day
+    referrals of a child are then put in ``referral_id`` order (``pd.factorize(sort=True)``,
+    ties kept in row order), as :func:`_child_day_order` does.
+
+    Inputs: ``child_code`` (int64, ``-1 <= code < bound``; -1, a missing identifier, is one
+    group), ``day`` (int64 day numbers), ``referral_id``. Output ``(order, child, day)``:
+    ``order`` the input positions in child-date order (None when the rows are already in
+    that order with no two rows of a child on one day), ``child`` (``child_code + 1``) and
+    ``day`` in that order. None when the three parts need more than 63 bits (the caller
+    falls back to :func:`_child_day_order`) or a date is missing.
+
+    ``positions`` (ascending): the rows ``child_code`` and ``day`` were taken from, when they
+    are some of the rows only; ``referral_id`` is then every row's, and ``order`` gives rows
+    (``positions`` itself when the selected rows are already in order, never None).
+    """
+    n = len(child_code)
+    if n == 0:
+        return (None if positions is None else positions), child_code + 1, day
+    d_lo, d_hi = int(day.min()), int(day.max())
+    if d_lo < -(1 << 40):  # NaT
+        return None
+    day_bits = (d_hi - d_lo).bit_length()
+    row_bits = max(1, (n - 1).bit_length())
+    if int(bound).bit_length() + day_bits + row_bits > 63:
+        return None
+    packed = child_code + 1
+    packed <<= day_bits
+    packed += day
+    packed -= d_lo
+    head = packed[:1025]
+    if bool((head[1:] > head[:-1]).all()) and bool((packed[1:] > packed[:-1]).all()):
+        # already in order, no same-day pairs: nothing to reorder
+        return (None if positions is None else positions), child_code + 1, day
+    packed <<= row_bits
+    packed |= np.arange(n, dtype=np.int64)
+    packed.sort()
+    order = packed & ((1 << row_bits) - 1)
+    packed >>= row_bits  # (child, day)
+    tie = packed[1:] == packed[:-1]
+    if tie.any():
+        tied = np.zeros(n, dtype=bool)
+        tied[1:] |= tie
+        tied[:-1] |= tie
+        at = np.flatnonzero(tied)
+        rows = order[at]
+        secondary = pd.factorize(referral_id[rows if positions is None else positions[rows]], sort=True)[0]
+        order[at] = rows[np.lexsort((secondary, packed[at]))]
+    sorted_day = (packed & ((1 << day_bits) - 1)) + d_lo
+    packed >>= day_bits
+    return (order if positions is None else positions[order]), packed, sorted_day
+
+
+#: Inputs at least this long leave children with one referral out of the sort.
+_SINGLES_FROM = 1 << 16
+
+
+def _repeated_rows(child_code: np.ndarray, bound: int, day: np.ndarray) -> np.ndarray | None:
+    """Rows (ascending) of the children with more than one referral, or None.
+
+    A child's only referral has no previous referral and is no one's previous referral, so
+    it needs no place in the child-date order: leaving such rows out of the sort (about half
+    of them nationally) halves the sort and the work done in that order. Children are counted
+    with one ``bincount`` over the codes (``-1 <= code < bound``). None (sort every row) for
+    short inputs, when ``bound`` is over twice the rows (the count table would be large),
+    when the first rows are already in child-date order (sorted input needs no sort at all),
+    or when fewer than an eighth of the rows would be left out.
+    """
+    n = len(child_code)
+    if n < _SINGLES_FROM or bound + 1 > 2 * n:
+        return None
+    head_c, head_d = child_code[:1025], day[:1025]
+    if bool(((head_c[1:] > head_c[:-1]) | ((head_c[1:] == head_c[:-1]) & (head_d[1:] >= head_d[:-1]))).all()):
+        return None
+    shifted = child_code + 1 if int(child_code.min()) < 0 else child_code
+    counts = np.bincount(shifted, minlength=bound + 1)
+    np.minimum(counts, 2, out=counts)
+    repeated = counts.astype(np.uint8)[shifted] == 2
+    if 8 * (n - int(np.count_nonzero(repeated))) < n:
+        return None
+    return np.flatnonzero(repeated)
+
+
+def _dense_child_codes(child_code: np.ndarray) -> np.ndarray:
+    """Codes ``0, 1, 2, ...`` numbering the children of a child-sorted code array in order."""
+    codes_ = np.empty(len(child_code), dtype=np.int64)
+    if len(child_code):
+        codes_[0] = 0
+        np.not_equal(child_code[1:], child_code[:-1], out=codes_[1:])
+        np.cumsum(codes_, out=codes_)
+    return codes_
 
 
 def _same_child_as_previous_row(child_code: np.ndarray) -> np.ndarray:
@@ -431,9 +661,12 @@ def flag_rereferrals(
         adds it by default.
 
     Performance: rows may come in any order. Sorted or categorical ``child_id`` needs no
-    hashing at all; text identifiers in any other order are numbered from their UTF-8 bytes
-    (:func:`_codes_from_text_bytes`); only other identifiers (missing, bytes, mixed types,
-    longer than 32 bytes) fall back to hashing with ``pd.factorize``.
+    hashing at all; text identifiers in any other order are read as integers from their
+    UTF-8 bytes (:func:`_lexical_keys`); only other identifiers (missing, bytes, mixed types,
+    longer than 64 bytes) fall back to hashing with ``pd.factorize``. Referrals are put in
+    child-then-date order by one sort of packed integers (:func:`_packed_order`), falling back to ``argsort`` when child, day and row number do
+    not fit 63 bits together; each referral's outcome and case end are worked out in a second
+    thread meanwhile (numpy sorts without holding the GIL).
 
     Output
     ------
@@ -459,14 +692,37 @@ def flag_rereferrals(
     # Work on plain arrays in child-then-date order; results are scattered back to the
     # input order at the end (no reordering of the whole frame). ``order`` is None when the
     # input is already in that order (then nothing is gathered or scattered).
-    child_all, _ = _child_codes(df["child_id"])
+    child_all, bound = _child_codes(df["child_id"], sparse=True)
     day_all = (df["referral_date"].to_numpy(dtype="datetime64[D]") - _DAY0).astype(np.int64)
-    order = _child_day_order_or_none(child_all, day_all, df["referral_id"].to_numpy())
+    referral_id = df["referral_id"].to_numpy()
+
+    def case_ends() -> tuple[np.ndarray, np.ndarray]:
+        # each referral's outcome and the day its case ended (``_NO_END``: still open); done
+        # in a second thread while the referrals are sorted
+        closure = df["closure_date"].to_numpy(dtype="datetime64[D]")
+        return _outcome_codes(df), np.where(np.isnat(closure), _NO_END, (closure - _DAY0).astype(np.int64))
+
+    def order_rows():
+        positions = _repeated_rows(child_all, bound, day_all)
+        if positions is None:
+            return _packed_order(child_all, bound, day_all, referral_id)
+        return _packed_order(child_all[positions], bound, day_all[positions], referral_id, positions)
+
+    (outcome_all, end_all), packed = _run_both(case_ends, order_rows)
+    n_all = len(child_all)
+    if packed is not None:
+        order, child_code, day = packed
+    else:  # too many bits to pack (or a missing date): sort by (child, day) with argsort
+        if bound > 4 * len(child_all):
+            child_all = pd.factorize(child_all, sort=False)[0].astype(np.int64)
+        order = _child_day_order_or_none(child_all, day_all, referral_id)
+        child_code = child_all if order is None else child_all[order]
+        day = day_all if order is None else day_all[order]
+    if n_all and not (0 <= child_code[0] and child_code[-1] < _SMALL_CODE):
+        child_code = _dense_child_codes(child_code)  # 0, 1, 2, ... in child order
 
     def take(values: np.ndarray) -> np.ndarray:  # input order -> child-date order
         return values if order is None else values[order]
-
-    child_code, day = take(child_all), take(day_all)
 
     if collapse_duplicates_days is not None:
         same = _same_child_as_previous_row(child_code)
@@ -477,6 +733,7 @@ def flag_rereferrals(
             keep_input = np.ones(len(df), dtype=bool)
             keep_input[duplicate if order is None else order[duplicate]] = False
             df = df[keep_input]
+            day_all, outcome_all, end_all = day_all[keep_input], outcome_all[keep_input], end_all[keep_input]
             if order is not None:
                 # positions of kept rows among the filtered frame, still in child-date order
                 new_pos = np.cumsum(keep_input) - 1
@@ -490,17 +747,24 @@ def flag_rereferrals(
     prev_day[1:] = day[:-1]
 
     # Latest end of any previous case of the child; a case with no closure never ends.
-    closure = take(df["closure_date"].to_numpy(dtype="datetime64[D]"))
-    end = np.where(np.isnat(closure), _NO_END, (closure - _DAY0).astype(np.int64))
+    # The end day and the outcome are gathered into child-date order together when they fit
+    # one int32 (one random gather instead of two).
+    if order is not None and n and 0 <= int(end_all.min()) and int(end_all.max()) <= _NO_END:
+        both = (end_all << 3).astype(np.int32)
+        both |= outcome_all
+        both = both[order]
+        outcome = (both & 7).astype(np.int8)
+        end = (both >> 3).astype(np.int64)
+    else:
+        end, outcome = take(end_all), take(outcome_all)
     # running maximum within each child: child codes are non-decreasing in this order, so a
     # plain running maximum of (child, end) packed into one integer never crosses children
-    child_base = child_code.astype(np.int64) * _END_BASE
+    child_base = child_code * _END_BASE
     end_cummax = np.maximum.accumulate(child_base + end) - child_base
     prev_end = np.zeros(n, dtype=np.int64)
     prev_end[1:] = end_cummax[:-1]
     open_at_referral = same & (prev_end > day)
 
-    outcome = take(_outcome_codes(df))
     prev_outcome = np.full(n, PREVIOUS_OUTCOMES.index(OUTCOME_NONE), dtype=np.int8)
     prev_outcome[1:] = outcome[:-1]
     prev_outcome[~same] = PREVIOUS_OUTCOMES.index(OUTCOME_NONE)
@@ -515,27 +779,54 @@ def flag_rereferrals(
     if measure_from == "closure":
         within = within | open_at_referral  # still open: no gap at all since the previous case
     is_rereferral = same & within
+    gap = day - prev_day  # days since the previous referral (meaningful where ``same``)
+    gap[~same] = 0
 
-    def scatter(values: np.ndarray) -> np.ndarray:
-        if order is None:
-            return values
-        result = np.empty_like(values)
-        result[order] = values
-        return result
+    if order is not None:
+        # Back to input order with one random scatter: (gap, previous outcome, flag) packed
+        # into one int32 (int64 for gaps of more than 2**27 days), unpacked in input order.
+        gap_bits = int(gap.max()).bit_length() if n else 0
+        if gap_bits + 4 <= 63:
+            packed_type = np.int32 if gap_bits + 4 <= 31 else np.int64
+            u = gap.astype(packed_type)
+            u <<= 4
+            u |= prev_outcome.astype(packed_type) << 1
+            u |= is_rereferral
+            # rows not in ``order`` (children with one referral): no previous referral
+            scattered = np.full(len(df), PREVIOUS_OUTCOMES.index(OUTCOME_NONE) << 1, dtype=packed_type)
+            scattered[order] = u
+            is_rereferral = (scattered & 1).astype(bool)
+            prev_outcome = ((scattered >> 1) & 7).astype(np.int8)
+            gap = (scattered >> 4).astype(np.int64, copy=False)
+        else:
+            is_rereferral, prev_outcome, gap = (
+                _scatter(is_rereferral, order, len(df), False),
+                _scatter(prev_outcome, order, len(df), PREVIOUS_OUTCOMES.index(OUTCOME_NONE)),
+                _scatter(gap, order, len(df), 0))
+        same = prev_outcome != PREVIOUS_OUTCOMES.index(OUTCOME_NONE)
+        open_at_referral = prev_outcome == PREVIOUS_OUTCOMES.index(OUTCOME_OPEN)
 
-    # previous referral date as datetime64[ns] directly from day numbers (NaT for none)
-    has_prev = same & (prev_day >= 0)
-    prev_ns = np.where(has_prev, prev_day * _NS_PER_DAY + _DAY0_NS, _NAT_INT).view("datetime64[ns]")
     out = df.copy(deep=False)  # new columns do not touch the caller's frame
-    out["previous_referral_date"] = scatter(prev_ns)
-    out["days_since_previous"] = scatter(np.where(same, day - prev_day, np.nan))
-    out["previous_outcome"] = pd.Categorical.from_codes(scatter(prev_outcome), categories=list(PREVIOUS_OUTCOMES))
-    out["open_at_referral"] = scatter(open_at_referral)
+    # previous referral date as datetime64[ns] directly from day numbers (NaT for none)
+    out["previous_referral_date"] = np.where(same, (day_all - gap) * _NS_PER_DAY + _DAY0_NS, _NAT_INT).view("datetime64[ns]")
+    out["days_since_previous"] = np.where(same, gap, np.nan)
+    out["previous_outcome"] = pd.Categorical.from_codes(prev_outcome, categories=list(PREVIOUS_OUTCOMES))
+    out["open_at_referral"] = open_at_referral
     if referrals_in_window:
-        out["referrals_in_window"] = scatter(_count_in_window(child_code, day, window, unit))
-    out["is_rereferral"] = scatter(is_rereferral)
-    out["counted"] = ~out["open_at_referral"].to_numpy() if exclude_open else np.ones(n, dtype=bool)
+        out["referrals_in_window"] = _scatter(_count_in_window(child_code, day, window, unit), order, len(df), 1)
+    out["is_rereferral"] = is_rereferral
+    out["counted"] = ~open_at_referral if exclude_open else np.ones(len(df), dtype=bool)
     return out
+
+
+def _scatter(values: np.ndarray, order: np.ndarray | None, size: int, fill) -> np.ndarray:
+    """Values in child-date order back to input order (``order`` None: already input order);
+    rows not in ``order`` (children with one referral) get ``fill``."""
+    if order is None:
+        return values
+    result = np.full(size, fill, dtype=values.dtype)
+    result[order] = values
+    return result
 
 
 def flag_definition(referrals: pd.DataFrame, definition: Definition, *,
@@ -563,7 +854,11 @@ def rereferral_rates(flags: pd.DataFrame, period_start, period_end, *, lookback_
     """
     start, end = pd.Timestamp(period_start), pd.Timestamp(period_end)
     in_period = (flags["counted"] & flags["referral_date"].between(start, end)).to_numpy(dtype=bool)
-    children = flags["child_id"][in_period]
+    child_id = flags["child_id"]
+    if child_id.dtype == object:  # a plain numpy selection (no new index)
+        children = pd.Series(child_id.to_numpy()[in_period], dtype=object, copy=False)
+    else:
+        children = child_id[in_period]
     rereferred = flags["is_rereferral"].to_numpy(dtype=bool)[in_period]
     # distinct children from integer codes (``nunique`` on millions of strings is slow)
     child_code, n_codes = _child_codes(children)
