@@ -631,3 +631,25 @@ def test_whole_percent_rate_withheld_when_it_would_narrow_the_small_count():
     # count gives a different whole percent, so showing 50% would give the 2 back: withheld.
     safe = rr.publishable(_sex_table((60, 30), (2, 0), (100, 40)), 5)
     assert pd.isna(safe["rate"].iloc[0])
+
+
+def test_left_lookup_is_a_left_merge_on_a_unique_key():
+    # hand-made: child C has no row in the lookup (NaN/NaT, bool column becomes object as in a
+    # merge); a missing key matches the lookup's missing key, as pandas merges do; the left
+    # frame's index is replaced by 0..n-1, its columns are shared (not copied)
+    from helpers.rereferrals.measure import _left_lookup
+
+    left = pd.DataFrame({"child_id": ["A", "B", "C", None, "A"], "x": [1, 2, 3, 4, 5]}, index=[10, 11, 12, 13, 14])
+    right = pd.DataFrame({"child_id": ["A", "B", None, "D"], "sex": ["M", "F", "U", "M"],
+                          "birth": pd.to_datetime(["2010-01-01", "2011-01-01", None, "2012-01-01"]),
+                          "disabled": [True, False, True, False], "n": pd.array([1, None, 3, 4], dtype="Int64")})
+    out = _left_lookup(left, right, "child_id")
+    assert list(out.index) == [0, 1, 2, 3, 4]
+    assert out["sex"].tolist()[:2] == ["M", "F"] and pd.isna(out["sex"][2]) and out["sex"].tolist()[3:] == ["U", "M"]
+    assert out["disabled"].dtype == object and out["disabled"].tolist()[:2] == [True, False] and pd.isna(out["disabled"][2])
+    assert str(out["n"].dtype) == "Int64" and out["n"].tolist()[0] == 1 and out["n"].isna().tolist() == [False, True, True, False, False]
+    assert pd.isna(out["birth"][2]) and out["birth"][4] == pd.Timestamp("2010-01-01")
+    pd.testing.assert_frame_equal(out, left.merge(right, on="child_id", how="left", validate="many_to_one"))
+    assert "sex" not in left.columns                          # the caller's frame is untouched
+    all_found = _left_lookup(left.iloc[:2], right, "child_id")
+    assert all_found["disabled"].dtype == bool                # every child found: stays bool

@@ -370,3 +370,24 @@ def test_data_quality_and_list3(fig, tmp_path, shown, monkeypatch):
     recon = published(tmp_path, "annex_a_referral_counts").iloc[0]
     assert recon["compared"] == "2"
     assert "of 2 referrals in List 3" in markdown[-1]
+
+
+def test_children_only_keeps_children_and_ledger_and_empties_the_rest():
+    # hand-made: a two-child census; every other table has one row
+    from helpers.readers.cin_census import CINCensus
+    from helpers.readers.ledger import Ledger
+
+    children = pd.DataFrame({"child_id": ["A", "B"], "sex": ["M", "F"]})
+    one = lambda **cols: pd.DataFrame({k: [v] for k, v in cols.items()})  # noqa: E731
+    ledger = Ledger()
+    cin = CINCensus(children=children, referrals=one(referral_id="A|1", child_id="A"),
+                    assessments=one(referral_id="A|1", factors="1A"), cin_plans=one(child_id="A"),
+                    section47=one(child_id="A"), cp_plans=one(child_id="B"), ledger=ledger,
+                    identifiers={"A", "B"})
+    slim = page.children_only(cin)
+    assert slim.children is children and slim.ledger is ledger
+    for name in ("referrals", "assessments", "cin_plans", "section47", "cp_plans"):
+        table = getattr(slim, name)
+        assert len(table) == 0 and list(table.columns) == list(getattr(cin, name).columns), name
+    assert slim.identifiers == set()
+    assert len(cin.referrals) == 1 and cin.identifiers == {"A", "B"}  # the caller's census untouched
