@@ -1076,7 +1076,7 @@ def age_band(birth_month: pd.Series, at: pd.Series) -> pd.Series:
 
 
 def _left_lookup(left: pd.DataFrame, right: pd.DataFrame, key: str) -> pd.DataFrame:
-    """``left.merge(right, on=key, how="left")`` for a ``right`` with one row per key: the same
+    """``left.merge(right.drop_duplicates(key), on=key, how="left")`` (the first row of each key): the same
     rows, columns, values and dtypes (a missing match gives NaN/NaT, and a bool column with a
     missing match becomes object, as in the merge) and a fresh 0..n-1 index, but ``left``'s
     columns are shared, not copied, and the key is looked up once. At England scale (4.3
@@ -1106,8 +1106,8 @@ def add_characteristics(flags: pd.DataFrame, children: pd.DataFrame) -> pd.DataF
     ``time_since_previous`` (:data:`TIME_SINCE_BANDS`) and ``collection_year``. Unknown or
     missing codes become "Unknown".
     """
-    child_cols = children[["child_id", "sex", "birth_month", "ethnicity", "disability"]].drop_duplicates("child_id")
-    out = _left_lookup(flags, child_cols, "child_id")
+    child_cols = children[["child_id", "sex", "birth_month", "ethnicity", "disability"]]
+    out = _left_lookup(flags, child_cols, "child_id")  # the first row of each child, as before
     out["source_group"] = out["referral_source"].map(codes.REFERRAL_SOURCE_GROUPS).fillna("Unknown")
     out["primary_need_label"] = out["primary_need"].map(codes.PRIMARY_NEED_CODES).fillna("Unknown")
     out["age_band"] = age_band(out["birth_month"], out["referral_date"])
@@ -1183,8 +1183,8 @@ def add_area(flags: pd.DataFrame, lsoa_deciles: pd.DataFrame | None = None,
     """
     out = flags
     if lsoa_deciles is not None:
-        dec = lsoa_deciles[["lsoa_code", "imd_decile", "idaci_decile"]].drop_duplicates("lsoa_code")
-        out = _left_lookup(out, dec, "lsoa_code")
+        dec = lsoa_deciles[["lsoa_code", "imd_decile", "idaci_decile"]]
+        out = _left_lookup(out, dec, "lsoa_code")  # the first row of each LSOA
         for col in ("imd_decile", "idaci_decile"):
             out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
     if locality_map is not None and "block_code" in locality_map.columns:
