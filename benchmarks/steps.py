@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -538,8 +539,9 @@ def step_papermill_bare(n: int = 3) -> None:
     emit(time.perf_counter() - t0, before, notebooks=n)
 
 
-def _tree_rss_mb(root_pid: int) -> float:
-    """Resident memory of a process and all its descendants now (Linux /proc), MB."""
+def _tree_rss(root_pid: int) -> tuple[float, list[tuple[int, float, str]]]:
+    """Resident memory of a process and all its descendants now (Linux /proc), MB, and each
+    process's share: (pid, MB, command line, shortened)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     page = resource.getpagesize()
@@ -553,12 +555,25 @@ def _tree_rss_mb(root_pid: int) -> float:
         except (OSError, ValueError, IndexError):
             continue
         children.setdefault(ppid, []).append(int(entry.name))
-    total, stack = 0, [root_pid]
+    total, stack, parts = 0, [root_pid], []
     while stack:
         pid = stack.pop()
         total += rss.get(pid, 0)
+        parts.append(pid)
         stack.extend(children.get(pid, []))
-    return total / 2**20
+    shares = []
+    for pid in parts:
+        try:
+            cmd = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            cmd = ""
+        shares.append((pid, round(rss.get(pid, 0) / 2**20), cmd.strip()[-80:]))
+    return total / 2**20, shares
+
+
+def _tree_rss_mb(root_pid: int) -> float:
+    """Resident memory of a process and all its descendants now (Linux /proc), MB."""
+    return _tree_rss(root_pid)[0]
 
 
 def step_publish(run_index: int = 0, config: str = "", cache: str = "cold") -> None:
@@ -583,12 +598,15 @@ def step_publish(run_index: int = 0, config: str = "", cache: str = "cold") -> N
     before = rss_mb()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    peak = [0.0]
+    peak: list[Any] = [0.0, 0.0, []]  # MB, seconds into the run, each process's share then
+
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
-            peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
+            total, shares = _tree_rss(proc.pid)
+            if total > peak[0]:
+                peak[:] = [total, time.perf_counter() - t0, sorted(shares, key=lambda x: -x[1])[:8]]
             stop.wait(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -608,7 +626,8 @@ def step_publish(run_index: int = 0, config: str = "", cache: str = "cold") -> N
     manifest = json.loads(next(out.glob("*/manifest.json")).read_text())
     child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     emit(seconds, before, pages_mb=pages, max_page_mb=max(pages.values()) if pages else float("nan"),
-         largest_child_peak_rss_mb=child_peak, tree_peak_rss_mb=peak[0], cache=cache, workers=manifest.get("workers"),
+         largest_child_peak_rss_mb=child_peak, tree_peak_rss_mb=peak[0], tree_peak_at_seconds=round(peak[1], 1),
+         tree_peak_processes=peak[2], cache=cache, workers=manifest.get("workers"),
          notebooks={k: {"execute_seconds": v.get("execute_seconds"), "peak_rss_mb": v.get("peak_rss_mb")}
                     for k, v in manifest["reports"].items()},
          log=stdout[-4000:],

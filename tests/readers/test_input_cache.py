@@ -279,3 +279,73 @@ def test_large_set_stored_beside_the_tables_and_read_back_whole(cfg, tmp_path, m
     entry = next(p for p in input_cache.cache_dir(cfg).iterdir() if p.is_dir() and not p.name.startswith("."))
     meta = (entry / "meta.json").read_text(encoding="utf-8")
     assert "LA5" not in meta and '"x"' in meta   # the large set is not in meta.json; the small one is
+
+
+@dataclasses.dataclass
+class TwoTables:
+    people: pd.DataFrame
+    visits: pd.DataFrame
+    ledger: Ledger
+    identifiers: set[str]
+    as_at: str = "2026-03-31"
+
+
+def read_two(path) -> TwoTables:
+    """``read_people`` plus a second table, to leave one of them out."""
+    t = read_people(path)
+    visits = pd.DataFrame({"id": ["A1", "A1", "C3"], "day": pd.to_datetime(["2026-01-02", "2026-02-03", "2026-03-04"]),
+                           "kind": pd.Categorical(["x", "y", "x"]), "n": pd.array([1, None, 3], dtype="Int64")})
+    return TwoTables(t.people, visits, t.ledger, t.identifiers)
+
+
+def _left_out(table: pd.DataFrame, whole: pd.DataFrame) -> None:
+    """No rows, the same columns and the same column types as the whole table."""
+    assert len(table) == 0
+    assert list(table.columns) == list(whole.columns)
+    assert [str(t) for t in table.dtypes] == [str(t) for t in whole.dtypes]
+
+
+@pytest.mark.parametrize("state", ["parsed", "cached", "off"])
+def test_keep_returns_the_named_fields_and_empties_the_others(cfg, people_csv, monkeypatch, state):
+    whole = read_two(people_csv)
+    if state == "cached":
+        input_cache.load(cfg, read_two, people_csv)            # stored whole by a load without keep
+    if state == "off":
+        monkeypatch.setenv(input_cache.ENV_DIR, "off")
+    CALLS.clear()
+    part = input_cache.load(cfg, read_two, people_csv, keep=("visits", "ledger"))
+    assert input_cache.EVENTS[-1]["action"] == {"parsed": "parsed", "cached": "cached", "off": "uncached"}[state]
+    assert len(CALLS) == (0 if state == "cached" else 1)
+    pd.testing.assert_frame_equal(part.visits, whole.visits, check_exact=True)
+    pd.testing.assert_frame_equal(part.ledger.summary(), whole.ledger.summary())   # kept: 3 read, 1 excluded
+    _left_out(part.people, whole.people)
+    assert part.people.attrs == whole.people.attrs
+    assert part.identifiers == set()          # left out: empty, where whole holds {"A1", "B2", "C3"}
+    assert whole.identifiers == {"A1", "B2", "C3"}
+    assert part.as_at == "2026-03-31"         # plain values are always kept
+    if state != "off":
+        # the entry still holds the whole result for a load that keeps everything
+        _same(input_cache.load(cfg, read_two, people_csv), whole)
+
+
+def test_keep_ledger_left_out_is_empty(cfg, people_csv):
+    input_cache.load(cfg, read_two, people_csv)
+    part = input_cache.load(cfg, read_two, people_csv, keep=["people"])
+    assert part.ledger.summary().empty and len(part.people) == 3 and len(part.visits) == 0
+
+
+def test_keep_mistakes_raise_and_leave_the_entry_alone(cfg, people_csv):
+    input_cache.load(cfg, read_two, people_csv)
+    folder = input_cache.cache_dir(cfg)
+    before = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    with pytest.raises(input_cache.KeepError, match="has no field.*visitz"):
+        input_cache.load(cfg, read_two, people_csv, keep=("visitz",))
+    with pytest.raises(input_cache.KeepError, match="not one string"):
+        input_cache.load(cfg, read_two, people_csv, keep="visits")
+    with pytest.raises(input_cache.KeepError, match="not a dataclass"):
+        input_cache.load(cfg, lambda p: pd.DataFrame({"x": [1]}), people_csv, keep=("x",))
+    # the read_two entry is untouched (the table reader's own entry is stored: it is valid)
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.startswith("read_two")) == before
+    CALLS.clear()
+    input_cache.load(cfg, read_two, people_csv, keep=("visits",))
+    assert not CALLS and input_cache.EVENTS[-1]["action"] == "cached"

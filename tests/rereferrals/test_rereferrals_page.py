@@ -233,9 +233,17 @@ def test_write_summary_by_hand(fig, tmp_path):
 def test_headline(fig, tmp_path):
     text = page.headline_text("LEAD", fig)
     assert text.strip().startswith("LEAD")
-    # the lead (here "LEAD") states the statutory year's rate; the paragraph gives its counts
-    assert "**2024-25, the last statutory year:** 4 of 7 referrals\n(57.1%) were about a child" in text
-    assert "up from last year's 0.0%" in text
+    # the lead (here "LEAD") is the latest 12 months; the statutory year's rate is given once, here
+    assert ("**2024-25, the last statutory year (April to March): 57.1%.**\n4 of 7 referrals were about a child"
+            in text)
+    assert text.count("57.1%") == 1
+    assert "up from last year's 0.0%. England's rate was not available for this run." in text
+    # with England's published rates: the statutory year's own, else the latest before it
+    fig.england = pd.Series({2024: 0.214, 2025: 0.226})
+    assert "England's was 22.6% in 2024-25." in page.headline_text("LEAD", fig)
+    fig.england = pd.Series({2024: 0.214})
+    assert "England's was 21.4% in 2023-24." in page.headline_text("LEAD", fig)
+    fig.england = pd.Series(dtype=float)
     assert "75.0% of the 4 children referred" in text
     # near-duplicates collapsed: 3 of 6 = 50.0%, 50.0 - 57.1 = -7.1 points
     assert "the rate is 50.0% (-7.1 percentage points)" in text

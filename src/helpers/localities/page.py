@@ -138,7 +138,8 @@ def read_inputs(f: Figures) -> Figures:
     localities (ward demand model, contiguous balanced grouping). Annex A is read by
     :func:`staffing_and_checks`."""
     cfg, data, opts = f.cfg, f.cfg["data"], f.opts
-    f.cin = load(cfg, cin_census.read_cin_census, data["cin_census"])  # parsed once per run, cached
+    # parsed once per run, cached; only the tables the sizing reads are loaded
+    f.cin = load(cfg, cin_census.read_cin_census, data["cin_census"], keep=("referrals", "cp_plans", "ledger"))
     f.lac = load(cfg, ssda903.read_ssda903, data["ssda903"])
     addresses, f.address_ledger = load(cfg, case_extracts.read_address_extract, data["addresses"])
     # a county lists its districts' LAD21CD codes in [locality] lad_codes

@@ -284,13 +284,13 @@ def rereferral_windows(flags: pd.DataFrame, window: Window, data_start) -> pd.Da
     return pd.concat(rows, ignore_index=True)
 
 
-def rereferral_headline(rates: pd.DataFrame, window: Window, threshold: int, *, statutory_year: int,
-                        statutory_rate, england_rate=None, england_year: int | None = None,
+def rereferral_headline(rates: pd.DataFrame, window: Window, threshold: int, *,
                         coverage: Coverage | None = None, run_end=None) -> str:
     """The re-referral report's lead paragraph (Markdown): the 12 months to the run month against
-    the same months a year earlier, with the last statutory year's and England's rates beside it,
-    and where the months after the latest census come from. Counts are suppressed from 1 to
-    ``threshold``."""
+    the same months a year earlier, and where the months after the latest census come from.
+    The last statutory year and England follow in the headline's next paragraph
+    (:func:`helpers.rereferrals.page.headline_text`), so no rate is given twice. Counts are
+    suppressed from 1 to ``threshold``."""
     latest = rates.set_index("which").loc["latest"]
     prev = rates.set_index("which").loc["year earlier"]
 
@@ -301,12 +301,8 @@ def rereferral_headline(rates: pd.DataFrame, window: Window, threshold: int, *, 
     prev_text = (f"against {pct(prev['rereferral_rate'])} in the same months a year earlier ({window.prev_label})"
                  if bool(prev["lookback_complete"]) and prev["referrals"] > 0 else
                  "(the same months a year earlier are not shown: the data do not reach back far enough)")
-    eng = (f"; England's was **{pct(england_rate)}** in {year_label(england_year)}" if england_year else
-           "; England's rate was not available for this run")
     lines = [f"**In {window.label}, {pct(latest['rereferral_rate'])} of referrals were re-referrals** "
-             f"({n(latest['rereferrals'])} of {n(latest['referrals'])}), {prev_text}. "
-             f"In the last statutory year, {year_label(statutory_year)} (April to March), the rate was "
-             f"**{pct(statutory_rate)}**{eng}."]
+             f"({n(latest['rereferrals'])} of {n(latest['referrals'])}), {prev_text}."]
     if coverage is not None and coverage.extended:
         lines.append(f"Referrals after {coverage.cin_end.day} {coverage.cin_end:%B %Y} "
                      "come from the council's Ofsted Annex A list of referrals (List 3), because the CIN census "

@@ -43,6 +43,14 @@ of mixed kinds) is not cached. After reading, every table's column types are che
 those recorded when it was stored; any difference discards the entry and parses the files.
 Sets of more than ``LARGE_SET`` strings (the CIN reader's millions of identifiers) are stored
 as a Parquet column beside the tables, not in ``meta.json``.
+
+**Only what a notebook reads.** ``load(cfg, reader, ..., keep=("referrals", "ledger"))``, for a
+reader whose result is a dataclass, returns the fields named in ``keep`` as the reader made
+them and every other table field empty (no rows, the same columns and types), every other
+set empty and every other ledger empty; plain values are always kept. Read from the cache,
+the tables left out are never loaded, so a notebook holds only what it uses: the national CIN
+census is about 4 GB in memory, of which the re-referral report reads two tables. The stored
+entry always holds the whole result, for the other notebooks.
 """
 
 from __future__ import annotations
@@ -58,7 +66,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 import numpy as np
 import pandas as pd
@@ -83,27 +91,35 @@ class _NotStorable(TypeError):
     """A reader result (or part of one) that the cache cannot store faithfully."""
 
 
+class KeepError(ValueError):
+    """``keep`` names fields the reader's result does not have, or the result is not a dataclass."""
+
+
 # ----------------------------------------------------------------------------------------
 # The one function notebooks call
 # ----------------------------------------------------------------------------------------
-def load(cfg: dict[str, Any] | None, reader: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def load(cfg: dict[str, Any] | None, reader: Callable[..., Any], *args: Any,
+         keep: Collection[str] | None = None, **kwargs: Any) -> Any:
     """``reader(*args, **kwargs)``, read from the cache when the same inputs were parsed before.
 
     ``cfg`` is the loaded council config (it names the cache folder; ``None`` uses the
     ``CSC_INPUT_CACHE`` folder or the default under the current folder). Errors from the
     reader (bad input) are raised exactly as without the cache, and nothing is stored.
+    ``keep``: the fields of a dataclass result the caller reads; the others come back empty
+    (see "Only what a notebook reads" in the module docstring). Same result with the cache
+    on or off.
     """
     t0 = time.perf_counter()
     folder = cache_dir(cfg)
     name = f"{reader.__module__}.{reader.__qualname__}"
     if folder is None:
-        result = reader(*args, **kwargs)
+        result = _kept(reader(*args, **kwargs), keep)
         _event(name, None, "uncached", t0, "cache off")
         return result
     try:
         signature, inputs = _describe_call(name, args, kwargs)
     except _NotStorable as exc:
-        result = reader(*args, **kwargs)
+        result = _kept(reader(*args, **kwargs), keep)
         _event(name, None, "uncached", t0, str(exc))
         return result
     key = _digest({"signature": signature, "inputs": inputs, "bundle": _bundle_fingerprint(), "format": FORMAT})
@@ -112,9 +128,11 @@ def load(cfg: dict[str, Any] | None, reader: Callable[..., Any], *args: Any, **k
     with _locked(folder / f".{entry.name}.lock"):
         if entry.is_dir():
             try:
-                result = _read_entry(entry, key)
+                result = _read_entry(entry, key, keep)
                 _event(name, key, "cached", t0)
                 return result
+            except KeepError:
+                raise  # the caller's mistake, not the entry's
             except Exception as exc:  # noqa: BLE001 - a damaged or unfaithful entry is rebuilt
                 shutil.rmtree(entry, ignore_errors=True)
                 note = f"entry discarded ({type(exc).__name__}: {exc})"
@@ -125,10 +143,47 @@ def load(cfg: dict[str, Any] | None, reader: Callable[..., Any], *args: Any, **k
             _write_entry(folder, entry, key, name, signature, inputs, result)
         except _NotStorable as exc:
             _event(name, key, "uncached", t0, str(exc))
-            return result
+            return _kept(result, keep)
         _prune_superseded(folder, entry, signature)
         _event(name, key, "parsed", t0, note)
+        return _kept(result, keep)
+
+
+def _check_keep(result_type: type, keep: Collection[str]) -> None:
+    if isinstance(keep, str):
+        raise KeepError("keep: a list or tuple of field names, not one string")
+    if not dataclasses.is_dataclass(result_type):
+        raise KeepError(f"keep: the reader's result ({result_type.__name__}) is not a dataclass")
+    unknown = sorted(set(keep) - {f.name for f in dataclasses.fields(result_type)})
+    if unknown:
+        raise KeepError(f"keep: {result_type.__name__} has no field(s) {', '.join(unknown)}")
+
+
+def _empty_like(value: Any) -> Any:
+    """An empty value of the same kind, for a field left out by ``keep`` (None: keep it)."""
+    if isinstance(value, pd.DataFrame):
+        return value.iloc[:0].copy()
+    if isinstance(value, pd.Series):
+        return value.iloc[:0].copy()
+    if isinstance(value, (set, frozenset)):
+        return type(value)()
+    if isinstance(value, Ledger):
+        return Ledger()
+    return None
+
+
+def _kept(result: Any, keep: Collection[str] | None) -> Any:
+    """``result`` with the dataclass fields not in ``keep`` emptied (``keep`` None: as it is)."""
+    if keep is None:
         return result
+    _check_keep(type(result), keep)
+    empty = {}
+    for f in dataclasses.fields(result):
+        if f.name not in keep:
+            value = _empty_like(getattr(result, f.name))
+            if value is not None:
+                empty[f.name] = value
+    return dataclasses.replace(result, **empty)
 
 
 def cache_dir(cfg: dict[str, Any] | None) -> Path | None:
@@ -417,6 +472,48 @@ class _Reader:
     def __init__(self, folder: Path):
         self.folder = folder
 
+    def empty(self, node: dict) -> Any:
+        """A node left out by ``keep``, empty and of the same kind, without reading its data;
+        None when it is kept (a plain value: nothing to save)."""
+        t = node["t"]
+        if t == "frame":
+            import pyarrow.parquet as pq
+
+            df = pq.read_schema(self.folder / node["file"]).empty_table().to_pandas()
+            if list(df.columns) != node["columns"] or [str(x) for x in df.dtypes] != node["dtypes"]:
+                df = self.frame(node).iloc[:0].copy()  # a type the schema alone does not restore
+            df.attrs = dict(node["attrs"])
+            return df
+        if t == "geoframe":
+            return self.frame(node).iloc[:0].copy()
+        if t == "series":
+            return self.empty(node["frame"])["values"].rename(node["name"])
+        if t == "ledger":
+            return Ledger()
+        if t in ("set", "frozenset"):
+            return set() if t == "set" else frozenset()
+        return None
+
+    def kept(self, node: dict, keep: Collection[str]) -> Any:
+        """The top-level dataclass with the fields not in ``keep`` empty (see :func:`load`)."""
+        if node["t"] != "dataclass":
+            raise KeepError(f"keep: the reader's result is a {node['t']}, not a dataclass")
+        cls = self._class(node)
+        _check_keep(cls, keep)
+        values = {}
+        for name, child in node["fields"].items():
+            value = None if name in keep else self.empty(child)
+            values[name] = self.node(child) if value is None else value
+        return cls(**values)
+
+    @staticmethod
+    def _class(node: dict) -> type:
+        module, qualname = node["cls"].split(":")
+        cls = importlib.import_module(module)
+        for part in qualname.split("."):
+            cls = getattr(cls, part)
+        return cls
+
     def frame(self, node: dict) -> pd.DataFrame:
         path = self.folder / node["file"]
         if node["t"] == "geoframe":
@@ -452,11 +549,7 @@ class _Reader:
                 led._chunks.append(issues)
             return led
         if t == "dataclass":
-            module, qualname = node["cls"].split(":")
-            cls = importlib.import_module(module)
-            for part in qualname.split("."):
-                cls = getattr(cls, part)
-            return cls(**{k: self.node(v) for k, v in node["fields"].items()})
+            return self._class(node)(**{k: self.node(v) for k, v in node["fields"].items()})
         if t == "tuple":
             return tuple(self.node(v) for v in node["items"])
         if t == "list":
@@ -480,11 +573,12 @@ class _Reader:
         raise ValueError(f"unknown cache node {t!r}")
 
 
-def _read_entry(entry: Path, key: str) -> Any:
+def _read_entry(entry: Path, key: str, keep: Collection[str] | None = None) -> Any:
     meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
     if meta.get("key") != key or meta.get("format") != FORMAT:
         raise ValueError("key mismatch")
-    return _Reader(entry).node(meta["tree"])
+    reader = _Reader(entry)
+    return reader.node(meta["tree"]) if keep is None else reader.kept(meta["tree"], keep)
 
 
 def clear(cfg: dict[str, Any] | None = None) -> int:

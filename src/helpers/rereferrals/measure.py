@@ -1134,7 +1134,8 @@ def breakdown(flags: pd.DataFrame, by: str | list[str], period_start, period_end
     """
     by = [by] if isinstance(by, str) else list(by)
     start, end = pd.Timestamp(period_start), pd.Timestamp(period_end)
-    sub = flags[flags["counted"] & flags["referral_date"].between(start, end)].copy()
+    needed = list(dict.fromkeys([*by, "referral_id", "child_id", "is_rereferral"]))
+    sub = flags.loc[flags["counted"] & flags["referral_date"].between(start, end), needed]  # a copy of 3-5 columns, not all
     for col in by:
         if sub[col].dtype == object or isinstance(sub[col].dtype, pd.CategoricalDtype):
             sub[col] = sub[col].astype(object).where(sub[col].notna(), "Unknown")
@@ -1164,7 +1165,7 @@ def repeat_referral_children(flags: pd.DataFrame, period_start, period_end, *, m
         raise KeyError("flags lack referrals_in_window: flag with flag_rereferrals(..., referrals_in_window=True) "
                        "or flag_definition")
     start, end = pd.Timestamp(period_start), pd.Timestamp(period_end)
-    sub = flags[flags["counted"] & flags["referral_date"].between(start, end)]
+    sub = flags.loc[flags["counted"] & flags["referral_date"].between(start, end), ["child_id", "referrals_in_window"]]
     per_child = sub.groupby("child_id", observed=True)["referrals_in_window"].max()
     out = pd.DataFrame({"min_referrals": [min_referrals], "children_referred": [int(len(per_child))],
                         "children_repeat": [int((per_child >= min_referrals).sum())]})
@@ -1256,7 +1257,8 @@ def ward_funnel(flags: pd.DataFrame, period_start, period_end, *, area: str = "w
     99.8% limits). Unknown areas are left out (they are counted in the data-quality notes).
     """
     start, end = pd.Timestamp(period_start), pd.Timestamp(period_end)
-    sub = flags[flags["counted"] & flags["referral_date"].between(start, end)]
+    columns = list(dict.fromkeys([area, "counted", "referral_date", "referral_id", "child_id", "is_rereferral"]))
+    sub = flags.loc[flags["counted"] & flags["referral_date"].between(start, end), columns]
     council_rate = float(sub["is_rereferral"].mean()) if len(sub) else np.nan
     known = sub[sub[area].notna()]
     table = breakdown(known, area, start, end)

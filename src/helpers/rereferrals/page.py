@@ -168,7 +168,8 @@ def read_inputs(f: Figures, *, month: str = "", collection_year: int = 0) -> Fig
     """Read the CIN census, addresses, deprivation, ward lookup and (optional) Annex A into ``f``."""
     cfg, data = f.cfg, f.cfg["data"]
     iod_edition = cfg.get("geography", {}).get("iod_edition")  # 2019 (LSOA 2011) or 2025 (LSOA 2021)
-    cin = load(cfg, cin_census.read_cin_census, data["cin_census"])  # parsed once per run, then cached
+    # parsed once per run, then cached; only the two tables the page reads are loaded
+    cin = load(cfg, cin_census.read_cin_census, data["cin_census"], keep=("children", "referrals", "ledger"))
     addresses, address_ledger = load(cfg, case_extracts.read_address_extract, data["addresses"])
     iod = load(cfg, geography.read_iod, data["iod"], edition=iod_edition)
     lookup = load(cfg, geography.read_lsoa_ward_lookup, data["lsoa_ward_lookup"])
@@ -272,11 +273,7 @@ def england_for_year(england: pd.Series, year: int) -> tuple[float | None, int |
 def show_latest_12_months(rep: Any, f: Figures) -> str:
     """Summary figures for the latest 12 months; returns the headline's first paragraph."""
     latest12 = br.rereferral_windows(f.flags, f.window, f.data_start)
-    eng_rate, eng_year = england_for_year(f.england, f.year)
-    lead12 = br.rereferral_headline(latest12, f.window, f.threshold, statutory_year=f.year,
-                                    statutory_rate=f.this_year["rereferral_rate"],
-                                    england_rate=eng_rate, england_year=eng_year,
-                                    coverage=f.coverage, run_end=f.as_at)
+    lead12 = br.rereferral_headline(latest12, f.window, f.threshold, coverage=f.coverage, run_end=f.as_at)
     l12 = latest12.set_index("which")
     earlier = l12.loc["year earlier"]
     rep.summary(latest_12m_start=f.window.start, latest_12m_end=f.window.end,
@@ -295,8 +292,17 @@ def direction_word(change: float) -> str:
     return "up" if change > 0.005 else "down" if change < -0.005 else "about the same as"
 
 
+def england_text(f: Figures) -> str:
+    """England's published rate for the statutory year (or the latest year published before it)."""
+    eng_rate, eng_year = england_for_year(f.england, f.year)
+    if eng_year is None:
+        return "England's rate was not available for this run."
+    return f"England's was {pct(eng_rate)} in {year_label(eng_year)}."
+
+
 def headline_text(lead12: str, f: Figures) -> str:
-    """The headline: the latest 12 months, then the statutory year's rate with three bullets."""
+    """The headline: the latest 12 months, then the statutory year's rate (once), last year's
+    and England's, with three bullets."""
     this, last = f.this_year, f.last_year
 
     def n(v: Any) -> str:
@@ -309,9 +315,9 @@ def headline_text(lead12: str, f: Figures) -> str:
     return f"""
 {lead12}
 
-**{year_label(f.year)}, the last statutory year:** {n(this['rereferrals'])} of {n(this['referrals'])} referrals
-({pct(this['rereferral_rate'])}) were about a child referred in the 12 months before.
-That is {direction} {frm}last year's {pct(last['rereferral_rate'])}.
+**{year_label(f.year)}, the last statutory year (April to March): {pct(this['rereferral_rate'])}.**
+{n(this['rereferrals'])} of {n(this['referrals'])} referrals were about a child referred in the 12 months before.
+That is {direction} {frm}last year's {pct(last['rereferral_rate'])}. {england_text(f)}
 
 - **Children:** {pct(this['child_rereferral_rate'])} of the {n(this['children_referred'])} children referred
   were re-referred at least once in the year (DfE child-level rate).

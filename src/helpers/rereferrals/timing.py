@@ -193,8 +193,8 @@ def gap_distribution(flags: pd.DataFrame, period_start, period_end) -> pd.DataFr
     from helpers.rereferrals.measure import TIME_SINCE_BANDS, TIME_SINCE_NONE, _band
 
     start, end = pd.Timestamp(period_start), pd.Timestamp(period_end)
-    sub = flags[flags["counted"] & flags["referral_date"].between(start, end)]
-    bands = _band(sub["days_since_previous"].to_numpy(dtype=float), TIME_SINCE_BANDS, TIME_SINCE_NONE)
+    days = flags.loc[flags["counted"] & flags["referral_date"].between(start, end), "days_since_previous"]
+    bands = _band(days.to_numpy(dtype=float), TIME_SINCE_BANDS, TIME_SINCE_NONE)
     order = [b[0] for b in TIME_SINCE_BANDS] + [TIME_SINCE_NONE]
     counts = pd.Series(bands).value_counts().reindex(order, fill_value=0)
     out = pd.DataFrame({"gap_band": order, "referrals": counts.to_numpy().astype(int)})
