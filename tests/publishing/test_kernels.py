@@ -54,7 +54,7 @@ def test_vega_lite_schema_uses_no_format_the_skipped_checker_handles():
 @pytest.mark.slow
 def test_forked_kernel_runs_code_in_its_folder_with_its_environment_and_reports_its_peak(tmp_path):
     log = tmp_path / "kernel.log"
-    server = kernels.KernelServer(["json"], tmp_path, {}, tmp_path / "server.log")
+    server = kernels.KernelServer(["json", "helpers.readers.input_cache"], tmp_path, {}, tmp_path / "server.log")
     try:
         info = server.wait_ready()
         assert "ipykernel.kernelapp" in info["loaded"] and "json" in info["loaded"]
@@ -70,7 +70,9 @@ def test_forked_kernel_runs_code_in_its_folder_with_its_environment_and_reports_
             outputs: list[str] = []
             reply = await kc.execute_interactive(
                 "import os, sys\n"
-                "print(os.getcwd(), os.environ['CSC_TEST_VALUE'], sys.executable, 'json' in sys.modules, os.getpgrp() == os.getpid())",
+                "from helpers.readers import input_cache\n"
+                "print(os.getcwd(), os.environ['CSC_TEST_VALUE'], sys.executable, 'json' in sys.modules, os.getpgrp() == os.getpid(),"
+                " input_cache._BUNDLE is not None)",
                 output_hook=lambda msg: outputs.append(msg["content"].get("text", "")), timeout=60)
             kc.stop_channels()
             process = km.provisioner.process
@@ -79,8 +81,10 @@ def test_forked_kernel_runs_code_in_its_folder_with_its_environment_and_reports_
 
         result, process = asyncio.run(run())
         assert result["reply"]["content"]["status"] == "ok"
-        cwd, value, exe, preloaded, own_group = result["out"].split()
+        cwd, value, exe, preloaded, own_group, fingerprint = result["out"].split()
         assert (Path(cwd), value, exe, preloaded, own_group) == (tmp_path, "forty-two", sys.executable, "True", "True")
+        # the input cache's fingerprint came from the server: the same for every kernel of a run
+        assert fingerprint == "True"
         assert process.wait(timeout=10) == 0
         assert process.peak_rss_mb and process.peak_rss_mb > 10
         assert log.is_file()

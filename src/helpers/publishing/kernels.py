@@ -109,6 +109,19 @@ def _preload(modules: list[str]) -> tuple[list[str], list[str]]:
     return loaded, failed
 
 
+def _fix_bundle_fingerprint() -> None:
+    """Work out the input cache's bundle fingerprint (a hash of the package's source) in the
+    server, once, so every kernel of the run inherits the same one: the code the kernels run is
+    what the server imported, and a source file edited while the run goes on must not make a
+    later notebook miss the entries an earlier one stored (and parse every input again)."""
+    cache = sys.modules.get("helpers.readers.input_cache")
+    if cache is not None:
+        try:
+            cache._bundle_fingerprint()
+        except Exception:  # noqa: BLE001 - each kernel then works it out itself, as without the server
+            pass
+
+
 def _child(request: dict[str, Any], fds_to_close: list[int]) -> None:
     """In the forked process: become the kernel. Never returns."""
     code = 1
@@ -244,6 +257,7 @@ def serve(modules: list[str]) -> int:
             if not all_loaded and not needs <= done | (needs - set(to_load)):
                 continue
             waiting.remove(request)
+            _fix_bundle_fingerprint()
             # what is loaded now stays out of the kernels' garbage collections: a collection
             # would otherwise walk (and so copy, page by page) every object the kernel shares
             gc.freeze()
