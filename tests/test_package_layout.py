@@ -19,7 +19,7 @@ SUBPACKAGES = {"readers", "reference", "rereferrals", "localities", "placements"
 
 def test_top_level_holds_a_handful_of_shared_modules():
     modules = {p.stem for p in SRC.glob("*.py") if p.stem != "__init__"}
-    assert modules == {"config", "config_schema", "codes", "stats"}
+    assert modules == {"config", "config_schema", "codes", "stats", "memory"}
     folders = {p.name for p in SRC.iterdir() if (p / "__init__.py").exists()}
     assert folders == SUBPACKAGES
 

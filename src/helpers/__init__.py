@@ -14,7 +14,8 @@ The folders follow the data from files to pages:
 - ``demo/``: the fictional demo council, written in the DfE's formats.
 
 Top-level modules are the few everything shares: ``config`` (the council's TOML file) and its
-schema ``config_schema``, ``codes`` (DfE code lists) and ``stats`` (intervals and funnel limits).
+schema ``config_schema``, ``codes`` (DfE code lists), ``stats`` (intervals and funnel limits) and
+``memory`` (freed memory handed back to the system after a large step).
 
 Every subpackage's public names are importable from the subpackage itself, e.g.
 ``from helpers import rereferrals as rr; rr.rereferral_rates(...)`` or

@@ -347,6 +347,8 @@ def test_add_characteristics_age_bands_and_labels():
                                                 "d": "Refused or not obtained", "e": "Unknown"}
     assert out["disability_label"].to_dict() == {"a": "Disabled", "b": "Not disabled", "c": "Not disabled",
                                                  "d": "Unknown", "e": "Not disabled"}
+    # the 5 rows share the 3 label strings (not one string object per row: memory at England scale)
+    assert out["disability_label"].dtype == object and len({id(v) for v in out["disability_label"]}) == 3
     assert out.loc["e", "sex_label"] == "Unknown" and out.loc["b", "sex_label"] == "Female"
     assert (out["time_since_previous"] == rr.TIME_SINCE_NONE).all()
     assert (out["collection_year"] == 2025).all()
@@ -430,6 +432,11 @@ def test_add_area_deciles_and_locality():
     assert out["idaci_decile"].tolist()[:2] == [2, 10] and pd.isna(out.loc["C", "idaci_decile"])
     assert out["locality"].to_dict() == {"A": "North", "B": "Unknown", "C": "Unknown"}
     assert rr.deprivation_group(out["idaci_decile"]).tolist() == ["Most deprived 20%", "Least deprived 20%", "Unknown"]
+    # deciles 1-2, 3-8, 9-10; anything else (missing, out of range) "Unknown"; rows share the label strings
+    groups = rr.deprivation_group(pd.Series([1, 2, 3, 8, 9, 10, None, 11, 2], dtype="Int64"))
+    assert groups.tolist() == ["Most deprived 20%"] * 2 + ["Middle 60%"] * 2 + ["Least deprived 20%"] * 2 + \
+        ["Unknown"] * 2 + ["Most deprived 20%"]
+    assert len({id(v) for v in groups}) == 4
 
 
 def test_read_locality_map_rejects_duplicates(tmp_path):

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from helpers import config
+from helpers import config, memory
 from helpers.localities import model as locality
 from helpers.money import finance
 from helpers.publishing import charts, disclosure, formatting, safe_output
@@ -167,6 +167,7 @@ def read_inputs(f: Figures) -> Figures:
         directory=f.directory, measure=f.measure, **f.growth, building_block=f.building_block,
         target_ratio=f.target_ratio, seed=f.seed, keep_together=opts.get("keep_together") or None,
         keep_districts_whole=f.keep_districts_whole, names=opts.get("names") or None)
+    memory.release_unused()  # the sizing's working tables: 2-3 GB at England scale
     return f
 
 

@@ -340,9 +340,11 @@ def _release_arrow_memory() -> None:
     pyarrow's pool (mimalloc or jemalloc) keeps freed buffers for reuse: without this, a kernel
     that loaded the national CIN tables held about 1 GB more per large table than the tables
     themselves (1.9 GB resident for a 0.5 GB ledger)."""
-    import pyarrow
+    import pyarrow  # noqa: F401  (loaded: its pool is one of those released)
 
-    pyarrow.default_memory_pool().release_unused()
+    from helpers import memory
+
+    memory.release_unused(collect=False)  # pyarrow's pool, and the C heap (glibc)
 
 
 class _Writer:

@@ -18,7 +18,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from helpers import config, reference
+from helpers import config, memory, reference
 from helpers.publishing import charts, disclosure, safe_output
 from helpers.readers import annex_a, case_extracts, cin_census
 from helpers.readers import between_returns as br
@@ -208,6 +208,7 @@ def read_inputs(f: Figures, *, month: str = "", collection_year: int = 0) -> Fig
     opts = cfg.get("rereferrals", {})
     f.year = collection_year or int(opts.get("collection_year", 0)) or rr.latest_complete_year(as_at)
     f.cin = children_only(cin)
+    memory.release_unused()  # the tables let go: about 2 GB at England scale
     return f
 
 
@@ -250,6 +251,7 @@ def measures(f: Figures) -> Figures:
             f.c1, region=council.get("region"),
             statistical_neighbours=council.get("statistical_neighbours", []))
     f.england = england_rates(f.benchmarks)
+    memory.release_unused()
     return f
 
 
