@@ -62,7 +62,7 @@ def test_tests_mirror_the_package():
                 and not (tests / folder / f"test_{module.stem}.py").exists() and not _tested_elsewhere(module)]
     assert untested == []
     assert not list(tests.glob("test_*.py")) or {p.name for p in tests.glob("test_*.py")} <= {
-        "test_config.py", "test_conformance.py", "test_environment.py", "test_stats.py", "test_package_layout.py",
+        "test_config.py", "test_conformance.py", "test_environment.py", "test_stats.py", "test_memory.py", "test_package_layout.py",
         "test_zz_clean_checkout.py"}
 
 
