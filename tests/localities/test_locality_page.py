@@ -161,3 +161,34 @@ def test_settings_from_parameters_and_config(tmp_path, demo_config):
     assert g.seed == int(opts.get("seed", 0)) and g.building_block == opts.get("building_block", "auto")
     assert g.growth["growth_rate"] == float(opts.get("growth_rate", 0.0))
     assert not math.isnan(g.target_ratio)
+
+
+def test_dates_only_keeps_what_the_headline_counts():
+    from helpers.readers import between_returns as br
+    from helpers.readers.cin_census import CINCensus
+    from helpers.readers.ledger import Ledger
+
+    # hand-made: 3 CIN referrals (2025-06-01, 2025-12-01, 2026-02-01, all in 2025-26) and 2 List 3
+    # referrals after the census (2026-04-03, 2026-05-10); the 12 months to October 2026
+    # (November 2025 on) hold 2025-12-01, 2026-02-01 and the two List 3 ones = 4; the same
+    # months a year earlier (November 2024 to October 2025) hold 2025-06-01 = 1
+    refs = pd.DataFrame({"referral_id": ["A|1", "B|1", "C|1"], "child_id": ["A", "B", "C"],
+                         "referral_date": pd.to_datetime(["2025-06-01", "2025-12-01", "2026-02-01"]),
+                         "referral_nfa": [False, True, False], "collection_year": [2026, 2026, 2026]})
+    cp = pd.DataFrame({"child_id": ["A"], "cpp_start": pd.to_datetime(["2025-07-01"])})
+    led = Ledger()
+    led.add_read("cin.xml", 3)
+    cin = CINCensus(children=pd.DataFrame(), referrals=refs, assessments=pd.DataFrame(), cin_plans=pd.DataFrame(),
+                    section47=pd.DataFrame(), cp_plans=cp, ledger=led)
+    slim = page.dates_only(cin)
+    assert list(slim.referrals.columns) == ["referral_date", "collection_year"] and len(slim.referrals) == 3
+    assert len(slim.cp_plans) == 0 and list(slim.cp_plans.columns) == ["child_id", "cpp_start"]
+    assert slim.ledger is led
+    l3 = pd.DataFrame({"child_id": ["D", "A"], "referral_date": pd.to_datetime(["2026-04-03", "2026-05-10"]),
+                       "referral_nfa": ["No", "No"]})
+    window = br.latest_twelve_months("2026-10-31")
+    counts = []
+    for c in (cin, slim):
+        combined, cov = br.extend_referrals(c.referrals, l3, br.statutory_end(c.referrals, "2026-10-31"), "2026-10-31")
+        counts.append(br.referrals_twelve_months(combined, window, 2026))
+    assert counts[0] == counts[1] == {"referrals": 4, "referrals_prev": 1, "referrals_statutory": 3}

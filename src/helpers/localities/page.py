@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -167,8 +167,18 @@ def read_inputs(f: Figures) -> Figures:
         directory=f.directory, measure=f.measure, **f.growth, building_block=f.building_block,
         target_ratio=f.target_ratio, seed=f.seed, keep_together=opts.get("keep_together") or None,
         keep_districts_whole=f.keep_districts_whole, names=opts.get("names") or None)
+    f.cin = dates_only(f.cin)
     memory.release_unused()  # the sizing's working tables: 2-3 GB at England scale
     return f
+
+
+def dates_only(cin: Any) -> Any:
+    """``cin`` once the localities are sized: from here on the page reads only the referrals'
+    dates and collection years (the headline's 12 months) and the ledger, so the rest of the
+    referrals table and the child protection plans are let go (about 2 GB at England scale,
+    held while the re-referral report starts beside this one)."""
+    return replace(cin, referrals=cin.referrals[["referral_date", "collection_year"]].copy(),
+                   cp_plans=cin.cp_plans.iloc[:0])
 
 
 def staffing_and_checks(f: Figures) -> Figures:
