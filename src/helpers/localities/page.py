@@ -288,20 +288,22 @@ def districts_text(keep_whole: bool, n_districts: int, kept_whole: bool, per_dis
 
 
 def headline_text(lead12: str, f: Figures) -> str:
-    """The headline: latest 12 months, then teams, staff, balance, contiguity and assumptions."""
+    """The headline: latest 12 months, then teams, staff, balance, contiguity and assumptions.
+    How the localities were built (wards split, the best ratio whole wards reach) is told in
+    the balance section (:func:`construction_text`), not on the first screen."""
     s, plan, totals, posts, staffing = f.sizing, f.plan, f.totals, f.posts, f.staffing
-    how_built = locality.plan_statement(plan, f.ward_name_of, reach=f.reach,
-                                        district_teams=f.district_teams,
-                                        districts_whole=s.districts is not None)
-    district_words = districts_text(f.keep_districts_whole, s.n_districts, s.districts_kept_whole,
-                                    plan.assignment.attrs.get("localities_per_district", {}),
-                                    s.district_note)
     years = f.growth["years_ahead"]
     years_words = f"{years:.0f} year{'' if years == 1 else 's'}"
     managers = totals["fte_team_managers"] + totals["fte_senior_practitioners"]
     connected = ("Every locality is one connected patch whose parts share borders (a corner point "
                  "is not a border)." if f.all_contiguous
                  else "Some localities are not one connected patch: see the checks below.")
+    n_split = len(plan.split_wards)
+    split = (f" To get there, {n_split} ward{' is' if n_split == 1 else 's are'} shared between localities "
+             "(see \"How balanced can the localities be?\")." if n_split else "")
+    reach = (f" The target is met.{split}" if plan.meets_target else
+             f" **The target cannot be met with {f.n_localities} localities**: no grouping of these building "
+             f"blocks can do better than {plan.lower_bound:.2f}.{split}")
     return f"""
 {lead12}
 
@@ -311,13 +313,28 @@ and {managers:.0f} managers and senior practitioners**
 ({int(posts.sum()):,} whole posts: {int(posts['posts_team_managers'])} team managers and {int(posts['posts_senior_practitioners'])} senior practitioners, shared across localities),
 for about {totals['projected_cases']:,.0f} open cases expected {years_words} after 31 March {f.last_year_end.year}.
 
-- The busiest locality has **{s.balance['ratio_max_min']:.2f} times** the work of the quietest (target: no more than {f.target_ratio:.2f}).
+- The busiest locality has **{s.balance['ratio_max_min']:.2f} times** the work of the quietest (target: no more than {f.target_ratio:.2f}).{reach}
 - {connected}{links_text(s.links)}
-- Localities are built from {BLOCK_WORDS[plan.building_block]}.{district_words}
-{how_built}
 - Staffing assumes {staffing['sw_caseload']:.0f} cases per social worker, {staffing['early_help_per_statutory']:.1f} early-help cases per statutory case
   at {staffing['fsw_caseload']:.0f} per family support worker, one team manager per {staffing['workers_per_team_manager']:.0f} workers,
   one senior practitioner per {staffing['sw_per_senior_practitioner']:.0f} social workers and {staffing['vacancy_allowance']:.0%} extra for vacancies.
+"""
+
+
+def construction_text(f: Figures) -> str:
+    """How the proposed localities were built (markdown bullets): the building blocks, districts,
+    whether whole wards reach the target, which wards are split and why."""
+    s, plan = f.sizing, f.plan
+    how_built = locality.plan_statement(plan, f.ward_name_of, reach=f.reach,
+                                        district_teams=f.district_teams,
+                                        districts_whole=s.districts is not None)
+    district_words = districts_text(f.keep_districts_whole, s.n_districts, s.districts_kept_whole,
+                                    plan.assignment.attrs.get("localities_per_district", {}),
+                                    s.district_note)
+    return f"""**How the proposed {f.n_localities} localities were built.**
+
+- Localities are built from {BLOCK_WORDS[plan.building_block]}.{district_words}
+{how_built}
 """
 
 
@@ -474,7 +491,9 @@ def show_money(rep: Any, f: Figures) -> None:
 
 # -- balance, method, checks, assignment ----------------------------------------------------
 def show_balance_sweep(rep: Any, f: Figures) -> None:
-    """Largest-to-smallest workload ratio for each number of localities: chart and table."""
+    """How the proposed localities were built, then the largest-to-smallest workload ratio for
+    each number of localities: chart and table."""
+    _markdown(construction_text(f))
     charts.show(locality.balance_sweep_chart(f.sweep, f.target_ratio, f.n_localities), description=(
         "Largest-to-smallest workload ratio against the number of localities, built from whole "
         "wards and from neighbourhoods; the dashed line is the target."))

@@ -591,10 +591,22 @@ def read_cin_census(paths, *, validate_output: bool = True) -> CINCensus:
 
     children = _children(raw, ctx, fidx)
     ref = _referrals(raw, ctx, fidx)
+    identifiers: set[str] = set()
+    for col in ("child_id", "upn", "former_upn"):
+        identifiers.update(raw.ch[col])
+    identifiers = {v.strip() for v in identifiers if v and v.strip()}
+    # each step's raw lists are let go once no later step reads them (the dicts are emptied, the
+    # lists themselves are not changed): at England scale they are gigabytes of Python objects
+    raw.ch.clear()
+    raw.ref.clear()
     assessments = _assessments(raw, ctx, ref)
+    raw.ass.clear()
     cin_plans = _plans(raw, ctx, ref)
+    raw.plan.clear()
     section47 = _s47(raw, ctx, ref)
+    raw.s47.clear()
     cp_plans = _cpp(raw, ctx, ref)
+    raw.cpp.clear()
 
     # flags from the kept sub-records of kept referrals
     n_ref = len(ref.alive)
@@ -604,10 +616,6 @@ def read_cin_census(paths, *, validate_output: bool = True) -> CINCensus:
     for col, pos, sub in (("has_cin_plan", 9, cin_plans), ("has_s47", 10, section47), ("has_cp_plan", 11, cp_plans)):
         referrals.insert(pos, col, np.bincount(sub.pop("_ref"), minlength=n_ref)[kept] > 0)
 
-    identifiers: set[str] = set()
-    for col in ("child_id", "upn", "former_upn"):
-        identifiers.update(raw.ch[col])
-    identifiers = {v.strip() for v in identifiers if v and v.strip()}
     out = CINCensus(children=children, referrals=referrals, assessments=assessments, cin_plans=cin_plans,
                     section47=section47, cp_plans=cp_plans, ledger=ledger, identifiers=identifiers)
     if validate_output:
