@@ -102,6 +102,17 @@ def test_locality_sections(demo_config, demo_dir, tmp_path, drawn):
     assert len(blocks) == len(f.sizing.block_table()) and blocks["block_code"].is_unique
     assert len(drawn) == n         # a file only: nothing shown on the page
     page.show_headline(rep, f, "2026-10")
+    # the first screen: teams, staff, balance (met or not) and assumptions; how the localities were
+    # built (blocks, split wards) is told once, in the balance section
+    head = page.headline_text("LEAD", f)
+    assert f"**{f.n_localities} locality teams would need about" in head
+    assert ("The target is met." in head) == f.plan.meets_target
+    assert "Localities are built from" not in head and "split along" not in head
+    built = page.construction_text(f)
+    assert built.startswith(f"**How the proposed {f.n_localities} localities were built.**")
+    assert "Localities are built from" in built
+    if len(f.plan.split_wards):
+        assert "shared between localities" in head and "split along neighbourhood (LSOA) boundaries" in built
     page.show_maps(f)
     page.show_localities(rep, f)
     page.show_todays_teams(rep, f)

@@ -312,8 +312,13 @@ def test_keep_returns_the_named_fields_and_empties_the_others(cfg, people_csv, m
         input_cache.load(cfg, read_two, people_csv)            # stored whole by a load without keep
     if state == "off":
         monkeypatch.setenv(input_cache.ENV_DIR, "off")
+    reads = []
+    real_read = input_cache._read_entry
+    monkeypatch.setattr(input_cache, "_read_entry", lambda *a: reads.append(a) or real_read(*a))
     CALLS.clear()
     part = input_cache.load(cfg, read_two, people_csv, keep=("visits", "ledger"))
+    # parsed: the whole result is stored, let go, and the kept tables read back from the entry
+    assert len(reads) == (0 if state == "off" else 1)
     assert input_cache.EVENTS[-1]["action"] == {"parsed": "parsed", "cached": "cached", "off": "uncached"}[state]
     assert len(CALLS) == (0 if state == "cached" else 1)
     pd.testing.assert_frame_equal(part.visits, whole.visits, check_exact=True)
@@ -335,7 +340,10 @@ def test_keep_ledger_left_out_is_empty(cfg, people_csv):
 
 
 def test_keep_mistakes_raise_and_leave_the_entry_alone(cfg, people_csv):
-    input_cache.load(cfg, read_two, people_csv)
+    CALLS.clear()
+    with pytest.raises(input_cache.KeepError, match="has no field.*visitz"):
+        input_cache.load(cfg, read_two, people_csv, keep=("visitz",))      # parsed, stored, then refused
+    assert len(CALLS) == 1 and input_cache.EVENTS[-1]["action"] == "parsed"
     folder = input_cache.cache_dir(cfg)
     before = sorted(p.name for p in folder.iterdir() if p.is_dir())
     with pytest.raises(input_cache.KeepError, match="has no field.*visitz"):
