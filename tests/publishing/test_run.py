@@ -324,3 +324,27 @@ def test_guard_thread_priority_lowered_for_that_thread_only():
     t.join()
     assert seen == {"changed": True, "nice": min(19, before + 3)}
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+
+
+def test_identifier_set_compact_form_finds_the_same(monkeypatch):
+    from helpers.publishing.run import IdentifierSet
+
+    # compact beyond 3 identifiers, hashes merged every 2 added: small numbers, the same paths as
+    # a national dataset's 5 million
+    ids = ["CH4400123", "LA998877", "AB-12345", "1234", "B987654321098", "CH4400123", "CD/99887"]
+    plain = Identifiers(ids=set(ids))                          # 6 identifiers: held as text
+    monkeypatch.setattr(IdentifierSet, "COMPACT_AT", 3)
+    monkeypatch.setattr(IdentifierSet, "_BATCH", 2)
+    compact = IdentifierSet()
+    compact.update(ids[:2])
+    for value in ids[2:]:
+        compact.add(value)
+    assert compact.compact and not plain.ids.compact
+    assert len(compact) == len(plain.ids) == 6                # 7 added, CH4400123 twice
+    assert all(v in compact for v in ids)
+    assert "CH4400124" not in compact and "" not in compact and 1234 not in compact
+    assert sorted(compact.punctuated()) == sorted(plain.ids.punctuated()) == ["AB-12345", "CD/99887"]
+    text = 'record CH4400123, AB-12345 and CD/99887; {"child_id": "1234"}; XCH4400123; 0.998877; LA998877'
+    found = Identifiers(ids=compact)
+    assert [str(h) for h in scan_text(text, "p.html", found)] == [str(h) for h in scan_text(text, "p.html", plain)]
+    assert len(scan_text(text, "p.html", found)) == 5   # CH4400123, 1234 (labelled), LA998877, AB-12345, CD/99887
