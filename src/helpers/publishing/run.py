@@ -145,6 +145,8 @@ class IdentifierSet:
         self._text: set[str] | None = set()
         self._hashes: Any = None          # numpy int64, sorted, unique (compact form)
         self._pending: list[str] = []
+        self._batches: list[Any] = []     # hashed batches not yet merged into ``_hashes``
+        self._in_batches = 0
         self._odd: set[str] = set()
         self.update(values)
 
@@ -175,15 +177,20 @@ class IdentifierSet:
         self._hashes = np.empty(0, dtype=np.int64)
         self._flush()
 
-    def _flush(self) -> None:
+    def _flush(self, merge: bool = False) -> None:
+        """Hash the pending identifiers; merge the batches into the sorted array when they
+        outgrow it (or ``merge``), so a national dataset is sorted a few times, not per batch."""
         import numpy as np
 
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, []
-        self._odd.update(v for v in pending if not TOKEN.fullmatch(v))
-        new = np.unique(np.fromiter((hash(v) for v in pending), dtype=np.int64, count=len(pending)))
-        self._hashes = np.union1d(self._hashes, new)
+        if self._pending:
+            pending, self._pending = set(self._pending), []
+            # not a single token ([A-Za-z0-9]+, TOKEN): matched whole, by pattern
+            self._odd.update(v for v in pending if not (v.isascii() and v.isalnum()))
+            self._batches.append(np.fromiter((hash(v) for v in pending), dtype=np.int64, count=len(pending)))
+            self._in_batches += len(pending)
+        if self._batches and (merge or self._in_batches > max(len(self._hashes), 4 * self._BATCH)):
+            self._hashes = np.unique(np.concatenate([self._hashes, *self._batches]))
+            self._batches, self._in_batches = [], 0
 
     def __contains__(self, value: object) -> bool:
         if self._text is not None:
@@ -192,7 +199,7 @@ class IdentifierSet:
             return False
         if value in self._odd:
             return True
-        self._flush()
+        self._flush(merge=True)
         import numpy as np
 
         h = np.int64(hash(value))
@@ -202,7 +209,7 @@ class IdentifierSet:
     def __len__(self) -> int:
         if self._text is not None:
             return len(self._text)
-        self._flush()
+        self._flush(merge=True)
         return len(self._hashes)
 
     def __bool__(self) -> bool:
@@ -224,7 +231,7 @@ class IdentifierSet:
         """The identifiers that are not single tokens (checked whole, by pattern)."""
         if self._text is not None:
             return [v for v in self._text if not TOKEN.fullmatch(v)]
-        self._flush()
+        self._flush(merge=True)
         return list(self._odd)
 
 
@@ -1106,6 +1113,10 @@ def publish(
             lower_thread_priority()  # the notebooks come first; the guard uses what CPU is left
             t0 = time.perf_counter()
             found = collect_identifiers([v for v in cfg["data"].values() if isinstance(v, Path)])
+            len(found.ids)  # merged now, in this thread
+            from helpers import memory
+
+            memory.release_unused()  # the identifiers' text, let go once hashed (national data: about 300 MB)
             seconds = time.perf_counter() - t0
             try:
                 warm_renderer()  # then, in the same thread, what the first page's rendering needs
