@@ -359,7 +359,7 @@ def _release_arrow_memory() -> None:
 
     from helpers import memory
 
-    memory.release_unused(collect=False)  # pyarrow's pool, and the C heap (glibc)
+    memory.release_unused()  # pyarrow's pool, and the C heap (glibc)
 
 
 class _Writer:
