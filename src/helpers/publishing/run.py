@@ -153,22 +153,24 @@ class IdentifierSet:
     def add(self, value: str) -> None:
         if self._text is not None:
             self._text.add(value)
-            if len(self._text) > self.COMPACT_AT:
-                self._compact()
         else:
             self._pending.append(value)
-            if len(self._pending) >= self._BATCH:
-                self._flush()
+        self._settle()
 
     def update(self, values) -> None:
         if self._text is not None:
             self._text.update(values)
-            if len(self._text) > self.COMPACT_AT:
-                self._compact()
         else:
             self._pending.extend(values)
-            if len(self._pending) >= self._BATCH:
-                self._flush()
+        self._settle()
+
+    def _settle(self) -> None:
+        """Turn compact past :data:`COMPACT_AT` identifiers; hash a full batch of pending ones."""
+        if self._text is not None:
+            if len(self._text) > self.COMPACT_AT:
+                self._compact()
+        elif len(self._pending) >= self._BATCH:
+            self._flush()
 
     def _compact(self) -> None:
         import numpy as np

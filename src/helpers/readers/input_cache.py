@@ -176,9 +176,7 @@ def _check_keep(result_type: type, keep: Collection[str]) -> None:
 
 def _empty_like(value: Any) -> Any:
     """An empty value of the same kind, for a field left out by ``keep`` (None: keep it)."""
-    if isinstance(value, pd.DataFrame):
-        return value.iloc[:0].copy()
-    if isinstance(value, pd.Series):
+    if isinstance(value, (pd.DataFrame, pd.Series)):
         return value.iloc[:0].copy()
     if isinstance(value, (set, frozenset)):
         return type(value)()
