@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from helpers import config
 from helpers.config import ConfigError, load_config, resolve_input
 
 CONFIG = """
@@ -113,3 +114,22 @@ def test_the_demo_config_meets_the_schema(repo_root):
     # the demo data may not be generated yet: check everything except path existence
     found = [p for p in problems(cfg, repo_root, repo_root / "notebooks") if "does not exist" not in p]
     assert found == []
+
+
+def test_extract_date_from_council_meta(tmp_path):
+    meta = tmp_path / "council.json"
+    cfg = {"data": {"council_meta": meta}}
+    assert config.extract_date(cfg) is None                       # no file
+    meta.write_text('{"as_at": "2026-10-31"}', encoding="utf-8")
+    assert config.extract_date(cfg) == "2026-10-31"
+    meta.write_text('{"as_at": "2026-10-31T09:15:00"}', encoding="utf-8")
+    assert config.extract_date(cfg) == "2026-10-31"                # a time of day is dropped
+    meta.write_text('{"la_code": "E06999001"}', encoding="utf-8")
+    assert config.extract_date(cfg) is None                        # no date given
+    meta.write_text('{"as_at": "31/10/2026"}', encoding="utf-8")
+    with pytest.raises(config.ConfigError, match=r"council.json: as_at '31/10/2026' is not a date"):
+        config.extract_date(cfg)
+    meta.write_text('[1, 2]', encoding="utf-8")
+    with pytest.raises(config.ConfigError, match="not a JSON object"):
+        config.extract_date(cfg)
+    assert config.extract_date({"data": {}}) is None

@@ -68,3 +68,15 @@ def test_funnel_position_labels():
     # 0.10 below 95% (0.122) but inside 99.8% (0.076); 0.05 below both; 0.2 within
     pos = funnel_position([0.30, 0.35, 0.10, 0.05, 0.2, np.nan], [100, 100, 100, 100, 100, 0], 0.2)
     assert pos.tolist() == ["above 95%", "above 99.8%", "below 95%", "below 99.8%", "within", "no data"]
+
+
+@pytest.mark.parametrize("level", [0.8, 0.9, 0.95, 0.998, 0.999])
+def test_normal_quantile_matches_scipy_to_rounding(level):
+    # helpers.stats uses the standard library's normal quantile (no scipy.stats import in the
+    # kernels); it must equal scipy's to within a few units in the last place
+    from scipy.stats import norm
+
+    from helpers import stats
+
+    assert stats._z(level) == pytest.approx(float(norm.ppf(1 - (1 - level) / 2)), rel=1e-14)
+    assert stats._z(0.95) == pytest.approx(1.959964, abs=1e-6)   # the textbook value

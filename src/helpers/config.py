@@ -86,3 +86,25 @@ def resolve_input(cfg: dict[str, Any], value: str, output_dir: str | Path = "") 
         path = Path(output_dir).parent / value[len(RUN_PREFIX):]
         return path if path.is_file() else None
     return (Path(cfg["_root"]) / value).resolve()
+
+
+def extract_date(cfg: dict[str, Any]) -> str | None:
+    """The date the council's extracts were taken (``as_at``, ``YYYY-MM-DD``, in the JSON file
+    named by ``[data] council_meta``), or None when no such file or date is configured.
+    Raises :class:`ConfigError` naming the file when it is not JSON or the date is not a date."""
+    meta = cfg.get("data", {}).get("council_meta")
+    if not meta or not Path(meta).is_file():
+        return None
+    import datetime as dt
+    import json
+
+    try:
+        value = json.loads(Path(meta).read_text(encoding="utf-8")).get("as_at")
+    except (ValueError, AttributeError) as exc:
+        raise ConfigError(f"{meta}: [data] council_meta is not a JSON object ({exc})") from None
+    if value in (None, ""):
+        return None
+    try:
+        return dt.date.fromisoformat(str(value)[:10]).isoformat()
+    except ValueError:
+        raise ConfigError(f"{meta}: as_at {value!r} is not a date (expected YYYY-MM-DD)") from None

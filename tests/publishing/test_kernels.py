@@ -29,12 +29,16 @@ def test_notebook_imports_lists_modules_in_order_and_skips_magics(tmp_path):
                                               "helpers.localities.page", "json", "os.path", "pandas"]
 
 
-def test_vega_lite_schema_uses_no_format_the_skipped_checker_handles():
-    # rfc3987_syntax checks only the "iri" and "iri-reference" formats: without it in the kernels,
-    # Altair's validation of charts is unchanged as long as its schema uses neither.
+def test_vega_lite_and_notebook_schemas_use_no_format_the_skipped_checker_handles():
+    # rfc3987_syntax checks only the "iri" and "iri-reference" formats: without it in the kernels
+    # and the publishing run, Altair's validation of charts and nbformat's of notebooks are
+    # unchanged as long as their schemas use neither.
     import altair
+    import nbformat
 
     schema = Path(altair.__file__).parent / "vegalite" / f"v{altair.SCHEMA_VERSION.split('.')[0].lstrip('v')}" / "schema" / "vega-lite-schema.json"
+    notebook_schemas = sorted((Path(nbformat.__file__).parent / "v4").glob("nbformat.v4*.schema.json"))
+    assert notebook_schemas
     formats: set[str] = set()
 
     def walk(node):
@@ -49,6 +53,9 @@ def test_vega_lite_schema_uses_no_format_the_skipped_checker_handles():
 
     walk(json.loads(schema.read_text(encoding="utf-8")))
     assert formats and not formats & {"iri", "iri-reference"}
+    for path in notebook_schemas:
+        walk(json.loads(path.read_text(encoding="utf-8")))
+    assert not formats & {"iri", "iri-reference"}
 
 
 @pytest.mark.slow

@@ -102,14 +102,58 @@ def test_memory_short_runs_one_at_a_time():
     assert starts_ends == [(k, r) for r in REPORTS for k in ("start", "end")]
 
 
-def test_failure_is_raised_and_later_reports_not_started():
-    events, start, finish = _fake({r: 0.05 for r in REPORTS}, fail="locality_sizing")
+def test_notebook_failure_is_raised_and_later_reports_not_started():
+    events, start, finish = _fake({r: 0.05 for r in REPORTS})
+
+    def failing_start(name):
+        outcome = start(name)
+        return {**outcome, "error": "cell 3 raised"} if name == "locality_sizing" else outcome
+
+    def checking_finish(name, outcome):
+        if outcome.get("error"):
+            raise PublishError(f"{name}: {outcome['error']}")
+        return finish(name, outcome)
+
     plan = scheduling.Plan(workers=1, after={r: set() for r in REPORTS}, memory_mb={r: 1.0 for r in REPORTS})
+    lines: list[str] = []
+    with pytest.raises(PublishError, match="locality_sizing: cell 3 raised"):
+        scheduling.run_scheduled(REPORTS, failing_start, checking_finish, plan, lines.append, available=lambda: None)
+    assert [n for k, n, _ in events if k == "start"] == ["locality_sizing"]
+    assert "  re_referrals: not run (another report failed)" in lines
+
+
+def test_next_notebook_starts_before_the_page_is_rendered_and_stops_if_rendering_fails():
+    # locality's notebook runs, then its page fails to render (finish raises). With one worker,
+    # re_referrals has already started (it waits for locality only until its notebook has run):
+    # it is reported as stopped, and placement never starts.
+    events, start, finish = _fake({r: 0.05 for r in REPORTS}, fail="locality_sizing")
+    plan = scheduling.Plan(workers=1, after={"locality_sizing": set(), "re_referrals": {"locality_sizing"},
+                                             "placement_sufficiency": set()}, memory_mb={r: 1.0 for r in REPORTS})
     lines: list[str] = []
     with pytest.raises(PublishError, match="locality_sizing broke"):
         scheduling.run_scheduled(REPORTS, start, finish, plan, lines.append, available=lambda: None)
-    assert [n for k, n, _ in events if k == "start"] == ["locality_sizing"]
-    assert "  re_referrals: not run (another report failed)" in lines
+    assert [n for k, n, _ in events if k == "start"] == ["locality_sizing", "re_referrals"]
+    assert "  re_referrals: stopped (another report failed)" in lines
+    assert "  placement_sufficiency: not run (another report failed)" in lines
+
+
+def test_dependent_starts_while_the_page_it_waits_for_is_rendered():
+    events, start, _ = _fake({"locality_sizing": 0.05, "re_referrals": 0.05, "placement_sufficiency": 0.05})
+    rendered: dict[str, float] = {}
+
+    def slow_finish(name, outcome):
+        time.sleep(0.3 if name == "locality_sizing" else 0)
+        rendered[name] = time.perf_counter()
+        return [f"  {name}: done"]
+
+    plan = scheduling.Plan(workers=1, after={"locality_sizing": set(), "re_referrals": {"locality_sizing"},
+                                             "placement_sufficiency": set()}, memory_mb={r: 1.0 for r in REPORTS})
+    lines: list[str] = []
+    scheduling.run_scheduled(REPORTS, start, slow_finish, plan, lines.append, available=lambda: None)
+    at = {(kind, name): t for kind, name, t in events}
+    assert at[("start", "re_referrals")] < rendered["locality_sizing"]   # started during the 0.3 s render
+    assert at[("start", "re_referrals")] >= at[("end", "locality_sizing")]
+    assert [line for line in lines if line.endswith(": done")] == [f"  {r}: done" for r in REPORTS]
 
 
 def test_early_files_come_from_run_references_only():

@@ -184,3 +184,43 @@ def test_workbook_people_for_the_publishing_guard(book):
     assert {"Jo Bloggs", "Al Smith", "Kim Lee", "Pat Doe"} <= found.workers   # the workbook and the List 7 CSV
     assert [f.kind for f in publish.scan_text("Kim Lee holds 12 cases", "page", found)] == ["worker name"]
     assert publish.scan_text("Children in Care 1 holds 12 cases", "page", found) == []
+
+
+def test_only_lists_empties_the_others_and_keeps_their_ledger_rows_out(book):
+    whole = annex_a.read_annex_a(book, as_at="2026-10-31")
+    eight = annex_a.only_lists(whole, (8,))
+    assert eight.cla.equals(whole.cla) and len(eight.cla) == 2
+    for name in ("referrals", "cin", "cp"):
+        assert getattr(eight, name).empty
+        assert list(getattr(eight, name).dtypes) == list(getattr(whole, name).dtypes)
+    # the ledger as if only List 8 had been read: 2 rows read, 2 used
+    assert eight.ledger.summary()[["source", "rows_read", "rows_used"]].values.tolist() == [["annex_a.xlsx:List 8", 2, 2]]
+    assert eight.as_at == whole.as_at and sorted(eight.lists_found) == [8]
+    assert annex_a.only_lists(whole, annex_a.ALL_LISTS) is whole
+    with pytest.raises(ValueError, match="not 5"):
+        annex_a.only_lists(whole, (5,))
+
+
+def test_load_configured_reads_once_at_the_extract_date(book, tmp_path_factory, monkeypatch):
+    import json
+
+    from helpers.readers import input_cache
+
+    elsewhere = tmp_path_factory.mktemp("council")  # outside the Annex A folder, whose files are the key
+    monkeypatch.delenv(input_cache.ENV_HASHES, raising=False)
+    monkeypatch.setenv(input_cache.ENV_DIR, str(elsewhere / "cache"))
+    tmp_path = elsewhere
+    meta = tmp_path / "council.json"
+    meta.write_text(json.dumps({"as_at": "2026-10-31"}), encoding="utf-8")
+    cfg = {"_root": tmp_path, "publish": {}, "data": {"annex_a": book, "council_meta": meta}}
+    first = annex_a.load_configured(cfg)
+    eight = annex_a.load_configured(cfg, lists=(8,))
+    assert [e["action"] for e in input_cache.EVENTS[-2:]] == ["parsed", "cached"]   # one parse for both
+    # the extract date from council.json: C6's referral of 5 November is after it, so excluded
+    assert first.as_at == pd.Timestamp("2026-10-31") and "C6" not in set(first.referrals["child_id"])
+    assert list(first.referrals["child_id"]) == ["C2", "C3", "C4", "C1"]
+    assert eight.referrals.empty and len(eight.cla) == 2
+    # without council.json: the lists' latest date; without [data] annex_a: None
+    meta.unlink()
+    assert annex_a.load_configured(cfg).as_at == pd.Timestamp("2026-11-05")
+    assert annex_a.load_configured({**cfg, "data": {}}) is None

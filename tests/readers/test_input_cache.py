@@ -244,8 +244,13 @@ def test_published_summaries_identical_with_and_without_cache(demo_config, tmp_p
     input_cache.load(cfg, geography.read_iod, d["iod"], edition=cfg.get("geography", {}).get("iod_edition"))
     input_cache.load(cfg, postcodes.read_postcode_directory, d["postcode_directory"])
     input_cache.load(cfg, postcodes.read_postcode_directory, d["postcode_directory"], None)
+    # Annex A (one call for every report) and the referrals extract, read at the run's extract date
+    from helpers.rereferrals import page as rr_page
+
+    rr_page.read_inputs(rr_page.settings(demo_config), month="2026-10")
     stored = {p.name for p in cache.iterdir() if p.is_dir() and not p.name.startswith(".")}
-    assert len(stored) == 10
+    assert len(stored) == 12
+    assert {name.rsplit("-", 1)[0] for name in stored} >= {"read_annex_a", "read_flat_referrals"}
 
     assert publish.main(["--config", str(demo_config), "--month", "2026-10", "--out", str(tmp_path / "cached")]) == 0
     # the run used the stored entries and built none of its own
@@ -357,3 +362,49 @@ def test_keep_mistakes_raise_and_leave_the_entry_alone(cfg, people_csv):
     CALLS.clear()
     input_cache.load(cfg, read_two, people_csv, keep=("visits",))
     assert not CALLS and input_cache.EVENTS[-1]["action"] == "cached"
+
+
+@dataclasses.dataclass
+class Lists:
+    by_number: dict
+    as_at: pd.Timestamp
+    ledger: Ledger
+
+
+def read_lists(path, *, as_at=None) -> Lists:
+    """A toy reader like Annex A's: a dict keyed by list number, an extract date, a ledger with
+    the specification year recognised for the file."""
+    CALLS.append(str(path))
+    led = Ledger()
+    led.note_spec(str(path), "toy return", 2026, 2025, "a note")
+    stamp = pd.Timestamp(as_at) if as_at is not None else pd.Timestamp("2026-10-31")
+    return Lists({3: pd.DataFrame({"id": ["A"]}), 8: pd.DataFrame({"id": ["B", "C"]})}, stamp, led)
+
+
+def test_date_arguments_whole_number_keys_and_specs_are_cached(cfg, people_csv):
+    CALLS.clear()
+    a = input_cache.load(cfg, read_lists, people_csv, as_at=pd.Timestamp("2026-09-30"))
+    b = input_cache.load(cfg, read_lists, people_csv, as_at=pd.Timestamp("2026-09-30"))
+    # a different date is a different call: parsed, not read from the first entry
+    c = input_cache.load(cfg, read_lists, people_csv, as_at=pd.Timestamp("2026-08-31"))
+    assert len(CALLS) == 2
+    assert [e["action"] for e in input_cache.EVENTS[-3:]] == ["parsed", "cached", "parsed"]
+    assert sorted(b.by_number) == [3, 8] and all(isinstance(k, int) for k in b.by_number)
+    pd.testing.assert_frame_equal(b.by_number[8], a.by_number[8])
+    assert b.as_at == pd.Timestamp("2026-09-30") and c.as_at == pd.Timestamp("2026-08-31")
+    pd.testing.assert_frame_equal(b.ledger.specs(), a.ledger.specs())
+    assert b.ledger.specs()["spec"].tolist() == ["2024-25"]
+    # a datetime.date argument names the same day as a key, and is cached too
+    import datetime as dt
+
+    input_cache.load(cfg, read_lists, people_csv, as_at=dt.date(2026, 7, 31))
+    input_cache.load(cfg, read_lists, people_csv, as_at=dt.date(2026, 7, 31))
+    assert [e["action"] for e in input_cache.EVENTS[-2:]] == ["parsed", "cached"]
+
+
+def test_dict_with_mixed_keys_is_not_stored(cfg, people_csv):
+    def mixed(path):
+        return {"a": 1, 2: 3}
+
+    assert input_cache.load(cfg, mixed, people_csv) == {"a": 1, 2: 3}
+    assert input_cache.EVENTS[-1]["action"] == "uncached" and "keys" in input_cache.EVENTS[-1]["note"]

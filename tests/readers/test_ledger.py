@@ -108,3 +108,22 @@ def test_repaired_rows_later_excluded_are_counted_once_per_source():
     assert summary.loc["b.csv"].tolist() == [4, 3, 1, 1]
     led.check_reconciles()
     assert led.issue_columns(["source", "rule"]).equals(led.issues()[["source", "rule"]])
+
+
+def test_only_keeps_the_chosen_sources_counts_issues_and_specs():
+    led = Ledger()
+    led.add_read("book.xlsx:List 3", 4)
+    led.add_read("book.xlsx:List 8", 2)
+    led.exclude("book.xlsx:List 3", 5, "child identifier missing", "Child Unique ID", "blank")
+    led.exclude_rows(["book.xlsx:List 3", "book.xlsx:List 8"], [6, 2], "duplicate", "Child Unique ID", "x")
+    led.add_used("book.xlsx:List 3", 2)
+    led.add_used("book.xlsx:List 8", 1)
+    led.note_spec("book.xlsx", "Annex A", 2027, 2026)
+    eight = led.only(lambda s: s.endswith(":List 8"))
+    # by hand: List 8 read 2, used 1, one exclusion (row 2); List 3's rows gone
+    assert eight.summary().to_dict("records") == [
+        {"source": "book.xlsx:List 8", "rows_read": 2, "rows_used": 1, "rows_repaired": 0, "rows_excluded": 1}]
+    assert eight.issues()["row"].tolist() == [2]
+    eight.check_reconciles()
+    assert len(eight.specs()) == 1
+    assert len(led.issues()) == 3   # the original is unchanged

@@ -185,9 +185,8 @@ def staffing_and_checks(f: Figures) -> Figures:
     """Annex A (today's teams, referrals since the last return; read here, after the notebook has
     written the block map the re-referral report waits for), staffing per locality, whole posts
     shared at council level, the strips baseline, and the balance for each number of teams."""
-    annex_path = f.cfg["data"].get("annex_a")
-    if f.annex is None and annex_path and Path(annex_path).exists():
-        f.annex = annex_a.read_annex_a(annex_path)
+    if f.annex is None:
+        f.annex = annex_a.load_configured(f.cfg)  # parsed once per run, then cached
     s, plan = f.sizing, f.sizing.plan
     f.compact = locality.polsby_popper(s.block_bounds, s.block_id, plan.assignment)
     baseline = locality.strip_baseline(s.graph, s.work, f.n_localities)
@@ -418,7 +417,7 @@ def show_todays_teams(rep: Any, f: Figures) -> None:
     teams = br.team_caseloads(annex.cin, annex.cp, annex.cla, f.threshold)
     teams_pub = rep.table("current_team_caseloads", teams, count_cols=TEAM_COUNTS)
     _markdown(br.teams_text(teams, f.table, annex.as_at, f.threshold))
-    _display(teams_pub.rename(columns=TEAM_LABELS).style.format(escape="html").hide(axis="index"))
+    _display(teams_pub.rename(columns=TEAM_LABELS).reset_index(drop=True))
 
 
 def show_caseload_targets(f: Figures) -> None:

@@ -29,10 +29,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from collections.abc import Sequence
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers import codes
 from helpers.placements.where import SHORT_BREAK_LEGAL_STATUSES, birth_dates, categorise_placements, with_spells
@@ -324,7 +324,7 @@ def project(
                 draws[:, rec_at[d]] = x @ G
         par_var = draws.var(axis=0)
 
-    z = stats.norm.ppf(0.5 + interval / 2)
+    z = NormalDist().inv_cdf(0.5 + interval / 2)
     sd = np.sqrt(pvar + par_var)
     out = pd.DataFrame({
         "date": np.repeat(dates, len(labels)),

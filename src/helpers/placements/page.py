@@ -162,12 +162,9 @@ def read_inputs(f: Figures, *, month: str = "") -> Figures:
     spend = sufficiency.spend_now(f.snapshot, f.costs)
     f.weekly_cost, f.annual_cost = float(spend["weekly_cost"].sum()), float(spend["annual_cost"].sum())
     f.pct_in_house = pct_true(f.snapshot["in_house"])
-    annex_path = cfg["data"].get("annex_a")
-    if annex_path and Path(annex_path).exists():
-        # at the extract's date from council.json when known (else the lists' latest date,
-        # which can be a day or more early)
-        known = meta_path is not None and Path(meta_path).is_file()
-        f.annex = annex_a.read_annex_a(annex_path, lists=(8,), as_at=as_at if known else None)
+    # List 8, at the extract's date from council.json when known (else the lists' latest date,
+    # which can be a day or more early); parsed once per run, then cached
+    f.annex = annex_a.load_configured(cfg, lists=(8,))
     return f
 
 
@@ -338,7 +335,7 @@ def show_annex_a_list8(rep: Any, f: Figures) -> None:
         _markdown(br.list8_text(list8, annex.as_at, latest_903, f.threshold))
         for name in ("by_type", "by_provider", "by_location"):
             published = rep.table(f"annex_a_list8_{name}", list8[name])
-            _display(disclosure.for_display(published).style.format(escape="html").hide(axis="index"))
+            _display(disclosure.for_display(published).reset_index(drop=True))
         rep.summary(annex_a_as_at=annex.as_at, annex_a_cla=f.safe_n(list8["total"]))
     else:
         _markdown(f"The council's Ofsted Annex A list of children looked after (List 8, "

@@ -55,6 +55,17 @@ KERNEL_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshe
 SKIPPED_MODULES = ("rfc3987_syntax",)
 
 
+def skip_optional_modules() -> None:
+    """Make :data:`SKIPPED_MODULES` unimportable in this process (importing one raises
+    ImportError, as if it were not installed). The kernel server does this before its imports,
+    and the publishing run before it imports papermill (whose notebook validation, through
+    nbformat and jsonschema, would otherwise build the grammar too: about 2 s of CPU; the
+    notebook schema uses no such format either, a test checks). A module already imported
+    stays as it is."""
+    for name in SKIPPED_MODULES:
+        sys.modules.setdefault(name, None)
+
+
 def available() -> bool:
     """Whether kernels can be forked here (Linux, and not switched off by ``CSC_KERNELS=fresh``)."""
     return (hasattr(os, "fork") and sys.platform.startswith("linux")
@@ -207,8 +218,7 @@ def serve(modules: list[str]) -> int:
         out.flush()
 
     t0 = time.perf_counter()
-    for name in SKIPPED_MODULES:
-        sys.modules.setdefault(name, None)  # "import name" now raises ImportError, as if not installed
+    skip_optional_modules()
     to_load = list(KERNEL_MODULES) + [m for m in modules if m not in KERNEL_MODULES]
     done: set[str] = set()
     loaded: list[str] = []

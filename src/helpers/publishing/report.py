@@ -32,10 +32,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-# Styler, at import: in a notebook kernel this module registers how Stylers are shown, and
-# pandas' style module loads matplotlib (about 0.5 s). Imported here, the publishing run's kernel
-# server loads it once for every kernel it forks, instead of each kernel loading it on start.
-from pandas.io.formats.style import Styler
 
 from helpers.publishing import disclosure, formatting, safe_output
 
@@ -109,7 +105,9 @@ def _register_dataframe_html() -> None:
     if shell is not None:
         formatter = shell.display_formatter.formatters["text/html"]
         formatter.for_type(pd.DataFrame, dataframe_html)
-        formatter.for_type(Styler, styler_html)
+        # by name: pandas' style module (and the matplotlib it loads, about 0.3 s) is imported only
+        # by a notebook that makes a Styler; the reports' own pages show data frames
+        formatter.for_type_by_name("pandas.io.formats.style", "Styler", styler_html)
 
 
 _register_dataframe_html()

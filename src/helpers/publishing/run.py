@@ -1048,6 +1048,7 @@ def publish(
     """Run, render, guard and publish one month; returns the month folder. Raises PublishError on failure."""
     started_clock = time.perf_counter()
     started = _now()
+    kernels.skip_optional_modules()  # before papermill is imported (see kernels.SKIPPED_MODULES)
     cfg = config_module.load_config(config_path)
     month = parse_month(month) if month else last_complete_month()
     root: Path = cfg["_root"]

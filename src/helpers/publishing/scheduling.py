@@ -23,7 +23,10 @@ every report listed after ``X`` waits for it. Such a wait ends as soon as ``X`` 
 every file the waiting report reads from it (``X/tables/NAME.csv``: tables are written whole,
 by renaming, see :func:`helpers.publishing.safe_output.write_csv`), not only when ``X`` finishes, so a
 report that needs one early table of another can start while that one is still running.
-Waits given in ``after`` (and the built-in ones) last until the report finishes.
+Waits given in ``after`` (and the built-in ones) last until the report's notebook has run
+without error. Its page is then rendered and checked while the waiting report runs; should that
+fail, the waiting report is stopped with the rest of the run. When a notebook ends, the next
+ones start before its page is rendered.
 
 Memory: a notebook starts only while the memory the operating system reports as available
 (``MemAvailable``, Linux) covers its own need plus the need of every notebook still running.
@@ -341,6 +344,7 @@ def run_scheduled(reports: list[str], start: Callable[[str], dict[str, Any]],
     pending = list(reports)
     running: dict[str, Any] = {}
     finished: set[str] = set()
+    executed: set[str] = set()  # notebooks that ran without error (their pages may not be rendered yet)
     blocks: dict[str, list[str]] = {}
     failures: dict[str, BaseException] = {}
     started_order: list[str] = []
@@ -348,7 +352,7 @@ def run_scheduled(reports: list[str], start: Callable[[str], dict[str, Any]],
 
     def ready(name: str) -> bool:
         for needed in plan.after.get(name, set()):
-            if needed in finished:
+            if needed in executed:
                 continue
             files = plan.early.get(name, {}).get(needed)
             if not (files and output_of is not None and needed in started_order and needed not in failures):
@@ -365,7 +369,8 @@ def run_scheduled(reports: list[str], start: Callable[[str], dict[str, Any]],
             flushed += 1
 
     with ThreadPoolExecutor(max_workers=max(1, plan.workers)) as pool:
-        while pending or running:
+
+        def launch() -> None:
             for name in list(pending):
                 if failures or len(running) >= plan.workers:
                     break
@@ -379,6 +384,9 @@ def run_scheduled(reports: list[str], start: Callable[[str], dict[str, Any]],
                 pending.remove(name)
                 started_order.append(name)
                 running[name] = (pool.submit(start, name), time.strftime("%H:%M:%S"))
+
+        while pending or running:
+            launch()
             if not running:
                 if pending and not failures:
                     raise PublishError(f"cannot start {', '.join(pending)}: waiting for reports that cannot run")
@@ -386,8 +394,17 @@ def run_scheduled(reports: list[str], start: Callable[[str], dict[str, Any]],
             watching = output_of is not None and any(plan.early.get(n) for n in pending)
             done, _ = wait([f for f, _ in running.values()], timeout=(0.5 if watching else 5) if pending else None,
                            return_when=FIRST_COMPLETED)
-            for name in [n for n, (f, _) in running.items() if f in done]:
-                future, at = running.pop(name)
+            ended = {n: running.pop(n) for n in [n for n, (f, _) in running.items() if f in done]}
+            broken = False
+            for name, (future, _) in ended.items():
+                outcome = None if future.exception() is not None else future.result()
+                if future.exception() is not None or (isinstance(outcome, dict) and outcome.get("error")):
+                    broken = True  # finish() raises it below: nothing more starts
+                elif not failures:
+                    executed.add(name)
+            if not broken:
+                launch()  # the next notebooks start now: the pages of those that ended are rendered meanwhile
+            for name, (future, at) in ended.items():
                 lines = [f"  running {name}.ipynb (started {at})"]
                 if failures:  # stopped because another report failed: not a failure of its own
                     lines.append(f"  {name}: stopped (another report failed)")

@@ -43,7 +43,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -674,6 +674,45 @@ def read_annex_a(paths, *, as_at=None, lists=(3, 6, 7, 8)) -> AnnexA:
     ledger.check_reconciles()
     return AnnexA(referrals=tables[3], cin=tables[6], cp=tables[7], cla=tables[8], ledger=ledger,
                   as_at=stamp, lists_found={n: v for n, v in found.items() if v}, worker_names=workers, identifiers=ids)
+
+
+ALL_LISTS = (3, 6, 7, 8)
+
+
+def load_configured(cfg: dict, *, lists: tuple[int, ...] = ALL_LISTS) -> AnnexA | None:
+    """The council's Annex A (``[data] annex_a``), or None when it is not configured or absent.
+
+    Every report reads it with the same call (all four lists, at the extract date in
+    ``[data] council_meta`` when known, else the lists' latest date) through the input cache
+    (:func:`helpers.readers.input_cache.load`), so a publishing run parses the workbook once
+    and each notebook after the first reads the stored tables. ``lists``: the lists a page
+    reads; the others come back empty (same columns) and the ledger keeps only their rows, as
+    if only those lists had been read."""
+    path = cfg.get("data", {}).get("annex_a")
+    if not path or not Path(path).exists():
+        return None
+    from helpers import config
+    from helpers.readers.input_cache import load
+
+    as_at = config.extract_date(cfg)
+    annex = load(cfg, read_annex_a, Path(path), as_at=pd.Timestamp(as_at) if as_at else None)
+    return only_lists(annex, lists)
+
+
+def only_lists(annex: AnnexA, lists: tuple[int, ...]) -> AnnexA:
+    """``annex`` with the lists not in ``lists`` empty and its ledger restricted to the rows of
+    those lists (sources ``FILE:List N``); the extract date, worker names and identifiers as read."""
+    unknown = sorted(set(lists) - set(ALL_LISTS))
+    if unknown:
+        raise ValueError(f"Annex A lists are {', '.join(map(str, ALL_LISTS))}, not {', '.join(map(str, unknown))}")
+    if set(lists) == set(ALL_LISTS):
+        return annex
+    suffixes = tuple(f":{LIST_NAMES[n]}" for n in lists)
+    fields = {"referrals": 3, "cin": 6, "cp": 7, "cla": 8}
+    return replace(annex, **{name: annex.table(n) if n in lists else annex.table(n).iloc[:0].copy()
+                             for name, n in fields.items()},
+                   ledger=annex.ledger.only(lambda source: str(source).endswith(suffixes)),
+                   lists_found={n: v for n, v in annex.lists_found.items() if n in lists})
 
 
 def workbook_people(path) -> tuple[set[str], set[dt.date], set[str]]:

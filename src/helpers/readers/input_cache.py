@@ -12,12 +12,13 @@ reader's ledger and identifiers beside them) in the cache folder; every later ca
 same reader, arguments and input files, in this notebook, another notebook of the same
 publishing run or an analyst's interactive session, reads the stored tables instead of
 parsing the files again. It works for any reader whose result is made of DataFrames
-(GeoDataFrames included), Series, :class:`~helpers.readers.ledger.Ledger` objects, dataclasses,
-tuples, lists, dicts, sets of strings and plain values; anything else is simply not cached
+(GeoDataFrames included), Series, :class:`~helpers.readers.ledger.Ledger` objects (with the
+specification year recognised per file), dataclasses, tuples, lists, dicts (keys all text or all
+whole numbers), sets of strings, timestamps and plain values; anything else is simply not cached
 (the reader runs every time), so a new reader needs no registration.
 
 **The key.** An entry is used only when all of these match what it was built from: the
-reader (module and name), its arguments, the sha256 of every input file the arguments name
+reader (module and name), its arguments (paths, text, numbers, dates, tables), the sha256 of every input file the arguments name
 (a folder stands for every file under it), the bundle version, a fingerprint of the
 bundle's source code (so a changed reader rebuilds even before a release), and the pandas
 and pyarrow versions. A change to any of them builds a new entry, and the entry it
@@ -77,7 +78,7 @@ from helpers.readers.ledger import Ledger
 ENV_DIR = "CSC_INPUT_CACHE"
 ENV_HASHES = "CSC_INPUT_HASHES"
 DEFAULT_DIR = ".cache/inputs"
-FORMAT = 2
+FORMAT = 3
 #: Sets of more text values than this are stored as a Parquet column beside the tables.
 LARGE_SET = 10_000
 _TEXT_KINDS = {"string", "empty"}
@@ -281,6 +282,8 @@ def _describe_arg(value: Any, inputs: list) -> Any:
                     inputs.append([str(f), file_sha256(f)])
                 return {"folder": str(resolved)}
         return {"text": str(value)}
+    if isinstance(value, pd.Timestamp) or isinstance(value, (dt.date, dt.datetime)):
+        return {type(value).__name__: value.isoformat()}  # a date argument (an extract date)
     if isinstance(value, (list, tuple)):
         return {type(value).__name__: [_describe_arg(v, inputs) for v in value]}
     if isinstance(value, dict):
@@ -415,7 +418,8 @@ class _Writer:
             inner = self.frame(value.to_frame(name="values"))
             return {"t": "series", "name": value.name, "frame": inner}
         if isinstance(value, Ledger):
-            return {"t": "ledger", "read": dict(value._read), "used": dict(value._used), "issues": self.frame(value.issues())}
+            return {"t": "ledger", "read": dict(value._read), "used": dict(value._used), "issues": self.frame(value.issues()),
+                    "specs": {k: list(v) for k, v in value._specs.items()}}
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             cls = type(value)
             return {"t": "dataclass", "cls": f"{cls.__module__}:{cls.__qualname__}",
@@ -425,9 +429,11 @@ class _Writer:
         if isinstance(value, list):
             return {"t": "list", "items": [self.node(v) for v in value]}
         if isinstance(value, dict):
-            if not all(isinstance(k, str) for k in value):
-                raise _NotStorable("a dict with keys that are not text")
-            return {"t": "dict", "items": {k: self.node(v) for k, v in value.items()}}
+            if all(isinstance(k, str) for k in value):
+                return {"t": "dict", "items": {k: self.node(v) for k, v in value.items()}}
+            if all(isinstance(k, int) and not isinstance(k, bool) for k in value):  # Annex A list numbers
+                return {"t": "intdict", "items": [[k, self.node(v)] for k, v in value.items()]}
+            raise _NotStorable("a dict with keys that are neither all text nor all whole numbers")
         if isinstance(value, (set, frozenset)):
             if not all(isinstance(v, str) for v in value):
                 raise _NotStorable("a set of values that are not text")
@@ -559,6 +565,7 @@ class _Reader:
             led = Ledger()
             led._read.update({k: int(v) for k, v in node["read"].items()})
             led._used.update({k: int(v) for k, v in node["used"].items()})
+            led._specs.update({k: tuple(v) for k, v in node["specs"].items()})
             issues = self.frame(node["issues"])
             if len(issues):
                 led._chunks.append(issues)
@@ -571,6 +578,8 @@ class _Reader:
             return [self.node(v) for v in node["items"]]
         if t == "dict":
             return {k: self.node(v) for k, v in node["items"].items()}
+        if t == "intdict":
+            return {int(k): self.node(v) for k, v in node["items"]}
         if t in ("set", "frozenset"):
             if "file" in node:
                 import pyarrow.parquet as pq

@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 
 from collections import defaultdict
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -138,6 +138,21 @@ class Ledger:
             out._chunks.extend(led._chunks)
             out._single.extend(led._single)
             out._specs.update(led._specs)
+        return out
+
+    def only(self, keep: Callable[[str], bool]) -> "Ledger":
+        """A new ledger with the counts and issues of the sources for which ``keep(source)`` is
+        true (e.g. one Annex A list of a workbook read whole); specification notes are kept."""
+        out = Ledger()
+        out._read.update({k: v for k, v in self._read.items() if keep(k)})
+        out._used.update({k: v for k, v in self._used.items() if keep(k)})
+        for chunk in self._chunks:
+            wanted = [s for s in pd.unique(chunk["source"]) if keep(s)]  # a few sources, many rows
+            mask = chunk["source"].isin(wanted)
+            if mask.any():
+                out._chunks.append(chunk[mask.to_numpy()].reset_index(drop=True))
+        out._single = [rec for rec in self._single if keep(rec[0])]
+        out._specs.update(self._specs)
         return out
 
     def issues(self) -> pd.DataFrame:

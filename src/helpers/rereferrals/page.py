@@ -182,10 +182,8 @@ def read_inputs(f: Figures, *, month: str = "", collection_year: int = 0) -> Fig
     as_at = run_as_at(pd.Timestamp(meta.get("as_at", cin.referrals["referral_date"].max())), month)
     # Ofsted Annex A (optional, [data] annex_a): List 3 referrals after the latest CIN census
     # return, so the monthly figures reach the run month (same child identifiers).
-    annex_path = data.get("annex_a")
-    annex = None
-    if annex_path and Path(annex_path).exists():
-        annex = annex_a.read_annex_a(annex_path, as_at=meta.get("as_at"))
+    annex = annex_a.load_configured(cfg)  # parsed once per run, then cached
+    if annex is not None:
         ledger = ledger.merge(annex.ledger)
         as_at = run_as_at(as_at, month, annex.as_at, extract_dated=bool(meta.get("as_at")))
     annex_as_at = annex.as_at if annex is not None else None
@@ -440,7 +438,7 @@ def show_definitions(rep: Any, f: Figures) -> None:
                                 "rate_ci_high": "ci_high"})
     sens_safe = rr.publishable(sens, f.threshold, group_cols=["definition"])
     rep.table("definition_sensitivity", sens_safe)
-    _display(sensitivity_display(sens_safe).style.hide(axis="index"))
+    _display(sensitivity_display(sens_safe).reset_index(drop=True))
     chart_data = sens_safe.dropna(subset=["rate"]).astype(
         {"rate": float, "ci_low": float, "ci_high": float})
     charts.show(sensitivity_chart(chart_data, f.year), description=(
@@ -641,7 +639,7 @@ def show_time_to_rereferral(rep: Any, f: Figures) -> None:
     share = share.rename(columns={"episodes": "referrals", "rereferred": "rereferrals"})
     f.closure_safe = rr.publishable(share, f.threshold)
     rep.table("back_within_a_year_by_outcome", f.closure_safe)
-    _display(disclosure.for_display(med_safe).rename(columns=MEDIAN_LABELS).style.hide(axis="index"))
+    _display(disclosure.for_display(med_safe).rename(columns=MEDIAN_LABELS).reset_index(drop=True))
 
 
 # -- benchmarks -----------------------------------------------------------------------------
