@@ -533,3 +533,35 @@ def test_balance_sweep_chart_publishes_no_run_times():
     rows = [row for data in spec["datasets"].values() for row in data if "n_localities" in row]
     assert [row["ratio_max_min"] for row in rows] == [1.235, 1.3]
     assert all("seconds" not in row for data in spec["datasets"].values() for row in data)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.15])
+def test_fit_log_glm_matches_statsmodels(alpha):
+    # an independent computation: statsmodels' GLM (Poisson, and negative binomial with the same
+    # known alpha), on the same data with a log-exposure offset and two covariates
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
+
+    rng = np.random.default_rng(7)
+    n = 120
+    X = np.column_stack([np.ones(n), rng.uniform(0, 100, n), rng.normal(0, 1, n)])
+    exposure = rng.integers(200, 4000, n).astype(float)
+    mu = exposure * np.exp(-4.5 + 0.02 * X[:, 1] + 0.3 * X[:, 2])
+    y = rng.poisson(mu * rng.gamma(1 / 0.15, 0.15, n)).astype(float)
+    y[:5] = 0   # zero counts take the y log y = 0 branch
+    params, cov = loc.fit_log_glm(y, X, np.log(exposure), alpha)
+    family = families.Poisson() if alpha == 0 else families.NegativeBinomial(alpha=alpha)
+    ref = GLM(y, X, family=family, offset=np.log(exposure)).fit(tol=1e-12)
+    assert params == pytest.approx(ref.params, rel=1e-7)   # both converge to the same estimate
+    assert cov == pytest.approx(ref.cov_params(), rel=1e-6)
+
+
+def test_fit_demand_model_conf_int_and_bad_family():
+    frame = pd.DataFrame({"y": [3, 8, 15, 30, 2, 12], "children": [1000.0] * 6,
+                          "idaci_percentile": [10, 30, 50, 90, 5, 60]})
+    model = loc.fit_demand_model(frame, "y", "children", ["idaci_percentile"], family="poisson")
+    low, high = model.conf_int.loc["idaci_percentile", 0], model.conf_int.loc["idaci_percentile", 1]
+    assert low < model.params["idaci_percentile"] < high
+    assert (high + low) / 2 == pytest.approx(model.params["idaci_percentile"])
+    with pytest.raises(ValueError, match="family"):
+        loc.fit_demand_model(frame, "y", "children", ["idaci_percentile"], family="gaussian")

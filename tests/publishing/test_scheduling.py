@@ -210,3 +210,34 @@ def test_waiting_report_starts_once_the_file_it_reads_is_written(tmp_path):
     scheduling.run_scheduled(REPORTS, start, lambda n, o: [], plan, lambda _: None, available=lambda: 1e9)
     at = {(kind, name): t for kind, name, t in events}
     assert at[("start", "re_referrals")] >= at[("end", "locality_sizing")]
+
+
+def test_threads_import_papermill_and_jupyter_client_one_at_a_time(monkeypatch):
+    # Two threads importing jupyter_client at once can get a partially initialised module
+    # (seen in a benchmark run); the publishing run's threads import under one lock.
+    from helpers.publishing import kernels
+    from helpers.publishing import run as publish
+
+    lock = threading.RLock()
+    lock.acquire()
+    monkeypatch.setattr(publish, "IMPORT_LOCK", lock)
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (publish.import_once("json"), done.set()))
+    thread.start()
+    assert not done.wait(0.3)          # waits while another thread holds the lock
+    lock.release()
+    assert done.wait(5)
+    thread.join()
+    # a notebook's thread takes it before making its kernel manager and before papermill
+    calls = []
+
+    def record(*modules):
+        calls.append(modules)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(publish, "import_once", record)
+    with pytest.raises(RuntimeError, match="stop here"):
+        scheduling.run_notebook_forked(Path("a.ipynb"), Path("b.ipynb"), {}, "k", Path("."), {}, Path("x.log"), None)
+    with pytest.raises(RuntimeError, match="stop here"):
+        publish.execute(Path("a.ipynb"), Path("b.ipynb"), {}, "k", Path("."))
+    assert calls == [kernels.MANAGER_MODULES, ("nbformat", "papermill")]

@@ -166,7 +166,48 @@ def test_contiguity_graph_queen_rook_and_island():
     assert queen.nodes["SW"]["x"] == pytest.approx(500)
 
 
+def test_shared_boundary_pairs_by_hand():
+    # a 2 x 2 grid as one multipolygon (SW + NE squares) and two squares, plus a square with a
+    # hole holding a small square: the hole's ring counts as that area's boundary
+    from shapely.geometry import MultiPolygon, Polygon
+
+    sw_ne = MultiPolygon([box(0, 0, 1, 1), box(1, 1, 2, 2)])
+    se, nw = box(1, 0, 2, 1), box(0, 1, 1, 2)
+    ring = Polygon([(10, 0), (13, 0), (13, 3), (10, 3)], holes=[[(11, 1), (12, 1), (12, 2), (11, 2)]])
+    inner = box(11, 1, 12, 2)
+    geoms = [sw_ne, se, nw, ring, inner]
+    # by hand: SW+NE meets SE and NW along edges; SE and NW touch only at the corner (1, 1);
+    # the ring and the square in its hole share the hole's four edges
+    assert geo.shared_boundary_pairs(geoms, "rook").tolist() == [[0, 1], [0, 2], [3, 4]]
+    assert geo.shared_boundary_pairs(geoms, "queen").tolist() == [[0, 1], [0, 2], [1, 2], [3, 4]]
+    assert geo.shared_boundary_pairs([], "queen").shape == (0, 2)
+    with pytest.raises(ValueError, match="'queen' or 'rook'"):
+        geo.shared_boundary_pairs(geoms, "bishop")
+
+
 # -- real published files ----------------------------------------------------------------------
+@pytest.mark.parametrize("pattern", ["wards_*_bgc_*.geojson", "lsoa*_bgc_*.geojson"])
+def test_contiguity_matches_libpysal_on_ons_boundaries(shared_data, pattern):
+    # An independent computation: libpysal's Queen and Rook weights (the library the graph was
+    # built with before), on every ONS ward and LSOA boundary file in the shared data.
+    import warnings
+
+    from libpysal.weights import Queen, Rook
+
+    files = sorted((shared_data / "boundaries").glob(pattern))
+    assert len(files) >= 6
+    for path in files:
+        areas = geo.read_boundaries(path).to_crs(geo.BRITISH_NATIONAL_GRID).reset_index(drop=True)
+        for rule, builder in (("queen", Queen), ("rook", Rook)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                w = builder.from_dataframe(areas, use_index=False, silence_warnings=True)
+            theirs = sorted({(min(i, j), max(i, j)) for i, nb in w.neighbors.items() for j in nb})
+            mine = [tuple(p) for p in geo.shared_boundary_pairs(areas.geometry.values, rule).tolist()]
+            assert mine == theirs, (path.name, rule)
+            assert len(mine) >= len(areas)   # a council's areas each have neighbours
+
+
 def test_real_files_buckinghamshire(shared_data):
     iod = geo.read_iod(shared_data / "iod2019" / "iod2019_lsoa11_imd_idaci_population.csv")
     lookup = geo.read_lsoa_ward_lookup(shared_data / "lookups" / "LSOA11_WD21_LAD21_EW_LU_V2.csv")

@@ -126,7 +126,7 @@ def _voronoi_cells(points: np.ndarray, clip: Polygon) -> list[Polygon]:
 
 def _planar_coverage(polys: list[Polygon]) -> list[Polygon]:
     """Rebuild adjacent polygons so neighbours share identical vertices along every common
-    edge (no T-junctions), as in ONS boundary files; contiguity graphs (libpysal queen/rook)
+    edge (no T-junctions), as in ONS boundary files; contiguity graphs (queen/rook, libpysal's definitions)
     then see every shared border."""
     geoms = shapely.set_precision(np.array(polys, dtype=object), 1e-6)
     lines = shapely.union_all(shapely.boundary(geoms))  # noded linework

@@ -257,36 +257,69 @@ def estimate_dispersion(observed: pd.Series | np.ndarray, expected: pd.Series | 
     return float(max(0.0, np.sum((y - mu) ** 2 - y) / np.sum(mu ** 2)))
 
 
+def fit_log_glm(y, X, offset, alpha: float = 0.0, *, tol: float = 1e-12, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """A count regression with a log link by iteratively reweighted least squares.
+
+    ``y`` counts, ``X`` the design matrix (a column of ones included), ``offset`` added to the
+    linear predictor (log exposure). ``alpha`` 0: Poisson; above 0: negative binomial with
+    that (known) dispersion, variance ``mu + alpha mu^2``. The same estimator as statsmodels'
+    ``GLM(...).fit()`` (its starting values, weights and scale 1), iterated until the deviance
+    changes by less than ``tol`` relative; a test checks the coefficients and their
+    covariance against statsmodels. Written out here so that a kernel need not import
+    statsmodels (and the scipy.stats it loads, about 1 s). Returns ``(params, covariance)``.
+    Raises ValueError if it does not converge.
+    """
+    y, X, offset = np.asarray(y, float), np.asarray(X, float), np.asarray(offset, float)
+    mu = (y + y.mean()) / 2
+    eta = np.log(mu)
+    previous = np.inf
+    for _ in range(max_iter):
+        weight = mu ** 2 / (mu + alpha * mu ** 2)          # 1 / (variance x (d eta / d mu)^2)
+        z = eta - offset + (y - mu) / mu                  # the working response
+        xtw = X.T * weight
+        info = xtw @ X
+        params = np.linalg.solve(info, xtw @ z)
+        eta = X @ params + offset
+        mu = np.exp(eta)
+        ylogy = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / mu), 0.0)
+        if alpha > 0:
+            deviance = 2 * np.sum(ylogy - (y + 1 / alpha) * np.log((1 + alpha * y) / (1 + alpha * mu)))
+        else:
+            deviance = 2 * np.sum(ylogy - (y - mu))
+        if abs(deviance - previous) <= tol * max(abs(deviance), 1.0):
+            weight = mu ** 2 / (mu + alpha * mu ** 2)
+            return params, np.linalg.inv((X.T * weight) @ X)
+        previous = deviance
+    raise ValueError(f"the demand model did not converge in {max_iter} iterations")
+
+
 def fit_demand_model(frame: pd.DataFrame, count_col: str, exposure_col: str,
                      covariates: Sequence[str] = ("idaci_percentile",), family: str = "negbin") -> DemandModel:
-    """Fit a count regression of demand on deprivation with a log-exposure offset (statsmodels GLM).
+    """Fit a count regression of demand on deprivation with a log-exposure offset (:func:`fit_log_glm`).
 
     Inputs: one row per area with ``count_col`` (a count), ``exposure_col`` (e.g. children
     aged 0-17 x years observed; rows with exposure 0 are dropped) and the covariates.
     ``family``: ``"poisson"`` or ``"negbin"`` (negative binomial with alpha estimated by moments
-    from a Poisson fit, then the GLM refitted with that alpha).
-    Output: a :class:`DemandModel`.
+    from a Poisson fit, then the model refitted with that alpha).
+    Output: a :class:`DemandModel` (``conf_int``: 95% Wald intervals, columns 0 and 1).
     """
-    # the GLM's own modules, not statsmodels.api (which also loads its plotting and time-series
-    # parts: 0.4 s against 0.1 s)
-    from statsmodels.genmod import families
-    from statsmodels.genmod.generalized_linear_model import GLM
-    from statsmodels.tools.tools import add_constant
-
-    data = frame[frame[exposure_col] > 0].dropna(subset=[count_col, *covariates])
-    X = add_constant(data[list(covariates)].astype(float), has_constant="add")
-    y = data[count_col].astype(float)
-    offset = np.log(data[exposure_col].astype(float))
-    pois = GLM(y, X, family=families.Poisson(), offset=offset).fit()
-    alpha = estimate_dispersion(y, pois.fittedvalues)
-    result = pois
-    if family == "negbin" and alpha > 1e-8:
-        result = GLM(y, X, family=families.NegativeBinomial(alpha=alpha), offset=offset).fit()
-        alpha = estimate_dispersion(y, result.fittedvalues)
-    elif family not in ("poisson", "negbin"):
+    if family not in ("poisson", "negbin"):
         raise ValueError(f"family must be 'poisson' or 'negbin', got {family!r}")
-    return DemandModel(params=result.params, alpha=alpha, family=family, covariates=list(covariates),
-                       exposure_col=exposure_col, conf_int=result.conf_int())
+    data = frame[frame[exposure_col] > 0].dropna(subset=[count_col, *covariates])
+    names = ["const", *covariates]
+    X = np.column_stack([np.ones(len(data)), *(data[c].astype(float).to_numpy() for c in covariates)])
+    y = data[count_col].astype(float).to_numpy()
+    offset = np.log(data[exposure_col].astype(float).to_numpy())
+    params, cov = fit_log_glm(y, X, offset)
+    alpha = estimate_dispersion(y, np.exp(X @ params + offset))
+    if family == "negbin" and alpha > 1e-8:
+        params, cov = fit_log_glm(y, X, offset, alpha)
+        alpha = estimate_dispersion(y, np.exp(X @ params + offset))
+    from helpers.stats import _z
+
+    half = _z(0.95) * np.sqrt(np.diag(cov))
+    return DemandModel(params=pd.Series(params, index=names), alpha=alpha, family=family, covariates=list(covariates),
+                       exposure_col=exposure_col, conf_int=pd.DataFrame({0: params - half, 1: params + half}, index=names))
 
 
 def shrink_counts(observed: pd.Series | np.ndarray, expected: pd.Series | np.ndarray, alpha: float) -> np.ndarray:

@@ -443,6 +443,10 @@ class KernelServer:
         self._reader.join(timeout=5)
 
 
+#: what :func:`kernel_manager_class` imports (imported first under the publishing run's import lock)
+MANAGER_MODULES = ("jupyter_client.manager", "jupyter_client.provisioning")
+
+
 def kernel_manager_class(server: KernelServer, env: dict[str, str], log: Path, cwd: Path, needs: list[str] = ()):
     """An ``AsyncKernelManager`` class whose kernels come from ``server`` (once it has loaded the
     modules in ``needs``), with ``env`` added to the environment Jupyter gives them, output to

@@ -633,6 +633,7 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], kernel_n
     forked by :mod:`helpers.publishing.kernels`, which start them in ``cwd`` themselves),
     papermill leaves the working folder of this process alone: notebooks run side by side in
     threads of one process."""
+    import_once("nbformat", "papermill")
     import nbformat
     import papermill
 
@@ -851,10 +852,27 @@ def move_headline_first(page: str) -> str:
 _EXPORTER: list[Any] = []
 _RENDER_LOCK = threading.Lock()  # the exporter renders one notebook at a time
 
+#: Held while a thread of the publishing run (the guard's, one per running notebook, the main one
+#: rendering pages) first imports papermill, jupyter_client or nbconvert. When two threads import
+#: the same package at once, Python can hand one of them a partially initialised module (seen:
+#: "cannot import name 'AsyncKernelManager' from partially initialized module
+#: 'jupyter_client.manager'", failing a notebook before it started).
+IMPORT_LOCK = threading.RLock()
+
+
+def import_once(*modules: str) -> None:
+    """Import ``modules`` (a no-op when already imported) holding :data:`IMPORT_LOCK`."""
+    import importlib
+
+    with IMPORT_LOCK:
+        for name in modules:
+            importlib.import_module(name)
+
 
 def _exporter() -> Any:
     """The page exporter, made once per process (its templates are compiled on first use)."""
     if not _EXPORTER:
+        import_once("nbconvert")
         from nbconvert import HTMLExporter
 
         _EXPORTER.append(HTMLExporter(
@@ -1108,11 +1126,13 @@ def publish(
         # What the guard looks for is gathered while the notebooks run (it is needed only at the end).
         import concurrent.futures
 
-        def gather() -> tuple[Identifiers, float]:
-            # first papermill (the notebooks' threads wait for this import rather than repeat it),
-            # then the guard's identifiers, then what rendering needs
-            import papermill  # noqa: F401
+        # Papermill and Jupyter's kernel manager, imported here, before any thread of this run
+        # starts (see IMPORT_LOCK), while the kernel server loads the notebooks' modules: no
+        # notebook can start before it has, so this costs the run nothing.
+        import_once("papermill", *kernels.MANAGER_MODULES)
 
+        def gather() -> tuple[Identifiers, float]:
+            # the guard's identifiers, then what rendering needs
             lower_thread_priority()  # the notebooks come first; the guard uses what CPU is left
             t0 = time.perf_counter()
             found = collect_identifiers([v for v in cfg["data"].values() if isinstance(v, Path)])

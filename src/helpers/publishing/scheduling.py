@@ -270,6 +270,7 @@ def run_notebook_forked(notebook: Path, executed: Path, parameters: dict[str, An
     from helpers.publishing import kernels
     from helpers.publishing import run as publish
 
+    publish.import_once(*kernels.MANAGER_MODULES)  # one thread at a time (see publish.IMPORT_LOCK)
     manager = kernels.kernel_manager_class(server, env, log_path, cwd, kernels.notebook_imports([notebook]))
     started, clock = _now(), time.perf_counter()
     outcome: dict[str, Any] = {}

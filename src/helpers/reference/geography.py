@@ -369,38 +369,66 @@ def lsoa_profile(lsoa_lookup: pd.DataFrame, iod: pd.DataFrame, population: pd.Da
                 "idaci_score", "idaci_percentile", "idaci_rank", "idaci_decile"]].reset_index(drop=True)
 
 
+def shared_boundary_pairs(geometries, rule: str = "queen") -> np.ndarray:
+    """Pairs ``(i, j)``, ``i < j``, of polygons (positions in ``geometries``) that are neighbours.
+
+    ``rule``: ``"queen"``, sharing at least one boundary vertex, or ``"rook"``, sharing a
+    boundary segment (two consecutive vertices of a ring). These are libpysal's ``Queen`` and
+    ``Rook`` definitions (exact vertex coordinates, every ring of every part of a multipolygon);
+    a test checks the same neighbours as libpysal on ONS ward and LSOA boundaries. Vectorised
+    with shapely and pandas: about 20 ms for a county's 500 LSOAs, and no libpysal (or the
+    scipy.stats it loads, about 1.5 s) to import. Output: an integer array of shape (m, 2),
+    sorted.
+    """
+    import shapely
+
+    if rule not in ("queen", "rook"):
+        raise ValueError(f"rule must be 'queen' or 'rook', not {rule!r}")
+    geoms = np.asarray(geometries, dtype=object)
+    parts, part_of = shapely.get_parts(geoms, return_index=True)          # multipolygons -> polygons
+    rings, ring_part = shapely.get_rings(parts, return_index=True)       # exterior and holes
+    coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+    owner = part_of[ring_part[ring_of]]
+    if rule == "queen":
+        keys = coords
+    else:
+        same_ring = ring_of[1:] == ring_of[:-1]
+        a, b, owner = coords[:-1][same_ring], coords[1:][same_ring], owner[:-1][same_ring]
+        swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))   # direction ignored
+        keys = np.hstack([np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)])
+    if len(keys) == 0:
+        return np.empty((0, 2), dtype=int)
+    key_id = np.unique(keys + 0.0, axis=0, return_inverse=True)[1].ravel()   # + 0.0: -0.0 is 0.0
+    held = pd.DataFrame({"key": key_id, "area": owner}).drop_duplicates()
+    held = held[held.duplicated("key", keep=False)]                           # keys two or more areas hold
+    both = held.merge(held, on="key")
+    both = both[both["area_x"] < both["area_y"]]
+    out = np.unique(both[["area_x", "area_y"]].to_numpy(dtype=int), axis=0)
+    return out.reshape(-1, 2)
+
+
 def contiguity_graph(areas, id_col: str, *, rule: str = "queen", connect_islands: bool = True) -> nx.Graph:
     """Adjacency graph of areas (wards or LSOAs) from their polygons.
 
     Inputs: a GeoDataFrame ``areas`` and the column holding each area's code. ``rule`` is
     ``"queen"`` (areas sharing a boundary point are neighbours) or ``"rook"`` (a boundary
-    segment), via libpysal. With ``connect_islands`` (default), every disconnected part of the
-    map (an island, or a gap left by generalised boundaries) is joined to the nearest other
-    part by one edge between the two closest areas (distance in EPSG:27700); such edges carry
-    ``bridge=True``.
+    segment), as libpysal defines them (:func:`shared_boundary_pairs`). With
+    ``connect_islands`` (default), every disconnected part of the map (an island, or a gap left
+    by generalised boundaries) is joined to the nearest other part by one edge between the two
+    closest areas (distance in EPSG:27700); such edges carry ``bridge=True``.
 
     Output: an undirected ``networkx.Graph`` whose nodes are the codes, with node attributes
     ``x, y`` (centroid in EPSG:27700, metres).
     """
-    from libpysal.weights import Queen, Rook
-
     ids = areas[id_col].astype(str).tolist()
     if len(set(ids)) != len(ids):
         raise ValueError(f"{id_col} is not unique")
     projected = areas.to_crs(BRITISH_NATIONAL_GRID) if areas.crs is not None else areas
-    builder = Queen if rule == "queen" else Rook
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        w = builder.from_dataframe(projected.reset_index(drop=True), use_index=False, silence_warnings=True)
+    pairs = shared_boundary_pairs(projected.geometry.values, rule)
     graph = nx.Graph()
     cent = projected.geometry.centroid
-    for i, code in enumerate(ids):
-        graph.add_node(code, x=float(cent.iloc[i].x), y=float(cent.iloc[i].y))
-    for i, neigh in w.neighbors.items():
-        for j in neigh:
-            graph.add_edge(ids[i], ids[j])
+    graph.add_nodes_from((code, {"x": float(x), "y": float(y)}) for code, x, y in zip(ids, cent.x, cent.y))
+    graph.add_edges_from((ids[i], ids[j]) for i, j in pairs.tolist())
     if connect_islands:
         geoms = dict(zip(ids, projected.geometry))
         comps = sorted(nx.connected_components(graph), key=len, reverse=True)
