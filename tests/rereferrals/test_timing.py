@@ -103,3 +103,41 @@ def test_share_back_by_outcome_leaves_out_closures_for_a_new_referral():
     assert out["episodes"].tolist() == [4] and out["rereferred"].tolist() == [1]
     assert out["rate"].iloc[0] == 0.25
     assert out.attrs["closed_for_new_referral"] == 2
+
+
+def _datasets():
+    rng = np.random.default_rng(11)
+    days = np.round(rng.exponential(200, 300))            # ties, some zero-length follow-up
+    yield "random", days, rng.random(300) < 0.6
+    yield "all censored", np.array([5.0, 10, 10, 40]), np.array([False] * 4)
+    yield "all events, ending at zero survival", np.array([0.0, 3, 3, 7]), np.array([True] * 4)
+    yield "last at risk all re-referred", np.array([1.0, 2, 2, 9, 9]), np.array([False, True, False, True, True])
+    yield "one episode", np.array([30.0]), np.array([True])
+
+
+@pytest.mark.parametrize("name, days, events", list(_datasets()), ids=[d[0] for d in _datasets()])
+def test_kaplan_meier_matches_lifelines(name, days, events):
+    # an independent computation: lifelines' KaplanMeierFitter (estimate, exponential Greenwood
+    # interval, median, value at given times)
+    from lifelines import KaplanMeierFitter
+
+    km = rt.kaplan_meier(days, events)
+    ref = KaplanMeierFitter().fit(days, event_observed=events)
+    assert km.timeline.tolist() == ref.timeline.tolist()
+    assert km.survival == pytest.approx(ref.survival_function_.iloc[:, 0].to_numpy(), abs=1e-12)
+    ci = ref.confidence_interval_survival_function_
+    assert km.lower == pytest.approx(ci.iloc[:, 0].to_numpy(), abs=1e-9)
+    assert km.upper == pytest.approx(ci.iloc[:, 1].to_numpy(), abs=1e-9)
+    assert km.median == ref.median_survival_time_
+    grid = np.array([0.0, 1.5, 10, 100, 1000])
+    assert km.at(grid) == pytest.approx(ref.survival_function_at_times(grid).to_numpy(), abs=1e-12)
+
+
+def test_kaplan_meier_by_hand():
+    # durations 2, 4 (censored), 6, 6; at t=2: 4 at risk, 1 event -> S = 3/4; t=4: censored;
+    # t=6: 2 at risk, 2 events -> S = 0. Median: first time S <= 0.5 = 6.
+    km = rt.kaplan_meier([2, 4, 6, 6], [True, False, True, True])
+    assert km.timeline.tolist() == [0, 2, 4, 6]
+    assert km.survival == pytest.approx([1, 0.75, 0.75, 0])
+    assert km.median == 6 and km.lower[0] == 1 and km.upper[0] == 1
+    assert km.at([1, 5, 100]) == pytest.approx([1, 0.75, 0])

@@ -4,8 +4,8 @@ For each closed children-in-need episode (a referral whose case has a closure da
 time to re-referral is the number of days from the closure to the same child's next
 referral made *after* the closure date. Episodes with no later referral by the censor date
 (the end of the data) are censored there. The cumulative proportion re-referred by time t is
-``1 - S(t)`` where ``S`` is the Kaplan-Meier survival function (lifelines
-``KaplanMeierFitter``), which uses censored episodes correctly (a case closed last month
+``1 - S(t)`` where ``S`` is the Kaplan-Meier survival function (:func:`kaplan_meier`, the same
+estimate and intervals as lifelines' ``KaplanMeierFitter``), which uses censored episodes correctly (a case closed last month
 has had little time to be re-referred). Cohorts are compared by the outcome of the closed
 episode (``helpers.rereferrals.measure.referral_outcome``: NFA, assessed not in need, closed after
 CIN plan, after CP plan, other).
@@ -17,12 +17,13 @@ closing work too early.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
 
 from helpers.rereferrals.measure import PREVIOUS_OUTCOMES, _DAY0, _KEY_BASE, referral_outcome
-from helpers.stats import wilson_interval
+from helpers.stats import _z, wilson_interval
 
 #: Days in an average month, to report curves at whole months.
 DAYS_PER_MONTH = 365.25 / 12
@@ -64,6 +65,53 @@ def closure_cohort(referrals: pd.DataFrame, cohort_start, cohort_end, censor_dat
     return cohort.reset_index(drop=True)
 
 
+@dataclass
+class KaplanMeier:
+    """A Kaplan-Meier fit: at each time of ``timeline`` (0 and every duration), the survival
+    ``survival`` and its confidence interval ``lower``, ``upper``; ``median`` the first time the
+    survival is at or below one half (infinite if it never is)."""
+
+    timeline: np.ndarray
+    survival: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    median: float
+
+    def at(self, times) -> np.ndarray:
+        """The step function's value in force at each of ``times`` (the last step at or before it)."""
+        idx = np.searchsorted(self.timeline, np.asarray(times, dtype=float), side="right") - 1
+        return np.where(idx >= 0, self.survival[np.maximum(idx, 0)], np.nan)
+
+
+def kaplan_meier(durations, events, level: float = 0.95) -> KaplanMeier:
+    """The Kaplan-Meier estimate of survival from right-censored ``durations`` (``events`` True
+    where the event was seen), with the exponential Greenwood interval at ``level``.
+
+    Rule: at each time t, ``n`` episodes still followed (duration at least t) and ``d`` events;
+    ``S(t) = prod(1 - d / n)``; ``V(t) = sum(d / (n (n - d)))`` (a term with ``n = d`` counts 0);
+    the interval is ``exp(-exp(log(-log S) -/+ z sqrt(V) / log S))``, 1 where ``S`` is 1. These
+    are lifelines' ``KaplanMeierFitter`` estimate, interval and median exactly (a test compares
+    them); written out so that a kernel need not import lifelines (and the scipy.stats and
+    autograd it loads, about 0.9 s).
+    """
+    days = np.asarray(durations, dtype=float)
+    seen = np.asarray(events, dtype=bool)
+    timeline = np.unique(np.concatenate([[0.0], days]))
+    n = len(days) - np.searchsorted(np.sort(days), timeline, side="left")
+    event_days = np.sort(days[seen])
+    d = np.searchsorted(event_days, timeline, side="right") - np.searchsorted(event_days, timeline, side="left")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_s = np.cumsum(np.log(n - d) - np.log(n))
+        var = np.cumsum(np.where(n > d, d / (n * (n - d.astype(float))), 0.0))
+        z = _z(level)
+        lower = np.exp(-np.exp(np.log(-log_s) - z * np.sqrt(var) / log_s))
+        upper = np.exp(-np.exp(np.log(-log_s) + z * np.sqrt(var) / log_s))
+    survival = np.exp(log_s)
+    below = np.flatnonzero(survival <= 0.5)
+    median = float(timeline[below[0]]) if len(below) else float("inf")
+    return KaplanMeier(timeline, survival, np.nan_to_num(lower, nan=1.0), np.nan_to_num(upper, nan=1.0), median)
+
+
 def km_table(cohort: pd.DataFrame, *, by: str | None = "outcome", months: int = 24) -> pd.DataFrame:
     """Kaplan-Meier cumulative proportion re-referred at each whole month after closure.
 
@@ -72,7 +120,7 @@ def km_table(cohort: pd.DataFrame, *, by: str | None = "outcome", months: int = 
     ``0..months`` with ``group``, ``month``, ``episodes`` (in the group), ``at_risk``
     (episodes still followed and not yet re-referred just after that month), ``rereferred``
     (events up to that month), ``cumulative_rereferred`` (1 - KM survival) and its 95%
-    confidence interval ``ci_low``, ``ci_high`` (lifelines exponential Greenwood). Counts
+    confidence interval ``ci_low``, ``ci_high`` (exponential Greenwood, :func:`kaplan_meier`). Counts
     are raw: suppress them before publishing.
     """
     groups = [("All closed cases", cohort)] if by is None else [
@@ -85,14 +133,12 @@ def km_table(cohort: pd.DataFrame, *, by: str | None = "outcome", months: int = 
     for name, sub in groups:  # one fit per cohort group (a handful), each vectorised
         if len(sub) == 0:
             continue
-        kmf = KaplanMeierFitter(label=str(name))
-        kmf.fit(sub["days"], event_observed=sub["rereferred"])
-        surv = kmf.survival_function_at_times(grid_days).to_numpy()
-        ci = kmf.confidence_interval_survival_function_
+        km = kaplan_meier(sub["days"], sub["rereferred"])
+        surv = km.at(grid_days)
         # step functions: the value in force at each grid time is the last step at or before it
-        idx = np.searchsorted(ci.index.to_numpy(), grid_days, side="right") - 1
-        lower_s = ci.iloc[np.maximum(idx, 0), 0].to_numpy()
-        upper_s = ci.iloc[np.maximum(idx, 0), 1].to_numpy()
+        idx = np.searchsorted(km.timeline, grid_days, side="right") - 1
+        lower_s = km.lower[np.maximum(idx, 0)]
+        upper_s = km.upper[np.maximum(idx, 0)]
         days = sub["days"].to_numpy()
         event = sub["rereferred"].to_numpy()
         at_risk = (days[None, :] > grid_days[:, None]).sum(axis=1)
@@ -121,14 +167,14 @@ def median_times(cohort: pd.DataFrame, *, by: str | None = "outcome", within_day
     for name, sub in groups:  # a handful of groups
         if len(sub) == 0:
             continue
-        kmf = KaplanMeierFitter().fit(sub["days"], event_observed=sub["rereferred"])
-        median = float(kmf.median_survival_time_)
+        km = kaplan_meier(sub["days"], sub["rereferred"])
+        median = km.median
         back = sub.loc[sub["rereferred"], "days"]
         rows.append({
             "group": name, "episodes": int(len(sub)), "rereferred": int(sub["rereferred"].sum()),
             "km_median_days": median if np.isfinite(median) else np.nan,
             "median_days_if_rereferred": float(back.median()) if len(back) else np.nan,
-            "rereferred_within": float(1 - kmf.survival_function_at_times(within_days).iloc[0]),
+            "rereferred_within": float(1 - km.at([within_days])[0]),
         })
     out = pd.DataFrame(rows)
     if len(out):
