@@ -1204,6 +1204,12 @@ def publish(
             page_path.write_text(page, encoding="utf-8")
             # the guard scans this report now, while the others still run (the page, its folder)
             findings_so_far.extend(guard_build(staged, found_future.result()[0], {name: scan_view}, only=name))
+            # The differencing attack: no hidden count may be recoverable from what the report
+            # publishes (checked now, while the others run, not all at the end)
+            from helpers.publishing.disclosure_audit import audit_report
+
+            findings_so_far.extend(Finding(f"{name}", "recoverable hidden count:", problem)
+                                   for problem in audit_report(report_dir, page_path, threshold))
             scanned.add(name)
             size = page_path.stat().st_size
             lines = []
@@ -1244,12 +1250,6 @@ def publish(
         found, guard_seconds = found_future.result()
         log(f"  guard: {len(found.ids)} identifiers and {len(found.dobs)} dates of birth from {found.files_scanned} input files ({guard_seconds:.1f} s, while the notebooks ran)")
         findings = findings_so_far + guard_build(staged, found, {}, skip=scanned)  # and what is left (--only: the month's other reports)
-        # The differencing attack: no hidden count may be recoverable from what a report publishes.
-        from helpers.publishing.disclosure_audit import audit_report
-
-        for name in reports:
-            for problem in audit_report(staged / name, staged / f"{name}.html", threshold):
-                findings.append(Finding(f"{name}", "recoverable hidden count:", problem))
         if findings:
             shown = "\n".join(f"  - {f}" for f in findings[:50])
             more = f"\n  ... and {len(findings) - 50} more" if len(findings) > 50 else ""
