@@ -88,3 +88,33 @@ def test_no_hidden_count_recoverable_from_any_demo_report(demo_published, demo_c
         # The attack saw real material: tables with hidden cells, and chart data.
     hidden = sum((month / n / "tables" / f).read_text().count(",c") for n in reports for f in [p.name for p in (month / n / "tables").glob("*.csv")])
     assert hidden > 0
+
+
+def test_chart_spec_found_whatever_the_attribute_order(tmp_path):
+    # The page writer puts class before type; the audit must read the chart either way, and a
+    # chart whose data cannot be read is a finding, not a pass.
+    table = "category,provider_type,children\nAdoption,External,c\nAdoption,In-house,c\nFoster,External,100\n"
+    spec = json.dumps({"datasets": {"d1": [{"category": "Adoption", "provider_type": "In-house", "children": 11}]}})
+    page = f'<html><body><script class="chart-spec" data-target="chart-1" type="application/json">{spec}</script></body></html>'
+    d, page_path = write_report(tmp_path, {"mix": table}, page)
+    assert any("shows 'children' = 11" in f and "hides it" in f for f in audit.audit_report(d, page_path, 5))
+    broken = '<html><body><script class="chart-spec" type="application/json">{"datasets": </script></body></html>'
+    d2, page2 = write_report(tmp_path / "b", {"mix": table}, broken)
+    assert any(f.startswith("chart 1: its data could not be read") for f in audit.audit_report(d2, page2, 5))
+
+
+def test_chart_records_of_another_dimension_or_estimates_are_not_compared(tmp_path):
+    # A trend (one record per month for each category) is not the table's snapshot cell; a
+    # forecast's unrounded value beside its rounded table value is not a count; a same-named
+    # measure in a column that hides nothing (12 months to the month against the month) is
+    # another figure. None of these reveals a hidden count.
+    table = "category,children\nFoster,100\nHome,c\nKinship,40\n"
+    trend = [{"month": m, "category": "Foster", "children": n} for m, n in (("2026-09", 97), ("2026-10", 100))]
+    forecast_table = "date,forecast\n2026-11-30,510\n2026-12-31,509\n"
+    forecast = [{"date": "2026-11-30", "forecast": 509.7}, {"date": "2026-12-31", "forecast": 509.4}]
+    monthly = "month,referrals\n2026-09-01,380\n2026-10-01,385\n"
+    rolling = [{"month": "2026-09-01", "referrals": 4506}, {"month": "2026-10-01", "referrals": 4549}]
+    page = chart_page(trend) + chart_page(forecast) + chart_page(rolling)
+    d, page_path = write_report(tmp_path, {"mix": table, "forecast_total": forecast_table, "monthly": monthly}, page)
+    found = audit.audit_report(d, page_path, 5)
+    assert not any("chart" in f and "shows" in f for f in found), found

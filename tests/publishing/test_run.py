@@ -142,7 +142,7 @@ def test_network_references_refused(tmp_path):
 def published(tmp_path_factory):
     """One good run of the fixture report, shared by the tests below."""
     root = tmp_path_factory.mktemp("project")
-    config = make_project(root, ["fixture_ok", "fixture_raises", "fixture_leaky"])
+    config = make_project(root, ["fixture_ok", "fixture_raises", "fixture_leaky", "fixture_differencing"])
     out = root / "reports"
     assert publish.main(["--config", str(config), "--month", MONTH, "--only", "fixture_ok"]) == 0
     return root, config, out
@@ -215,6 +215,19 @@ def test_failing_notebook_leaves_previous_report_and_exits_nonzero(published, ca
     logs = sorted((out / "logs").glob("publish-*.log"))
     assert logs and "deliberate failure" in logs[-1].read_text()
     assert not list(out.glob(".building-*"))
+
+
+@pytest.mark.slow
+def test_disclosure_audit_refuses_a_chart_that_gives_back_a_hidden_count(published, capsys):
+    _, config, out = published
+    before = sorted(p.name for p in (out / MONTH).iterdir())
+    assert publish.main(["--config", str(config), "--month", MONTH, "--only", "fixture_differencing"]) == 1
+    err = capsys.readouterr().err
+    # by hand: the table hides both Adoption rows (3, and 11 with it so that 3 cannot be worked
+    # out from a total); the chart draws the 11
+    assert "refusing to publish" in err and "found 1 problem(s)" in err
+    assert "fixture_differencing: recoverable hidden count: chart 1 data shows 'children' = 11 for ('Adoption', 'In-house') where mix hides it" in err
+    assert sorted(p.name for p in (out / MONTH).iterdir()) == before
 
 
 @pytest.mark.slow

@@ -81,13 +81,21 @@ def read_csv_table(path: Path) -> Table:
     return Table(path.stem, header, rows)
 
 
-def chart_tables(page: str) -> list[Table]:
-    """Every chart's embedded data in a page, one table per dataset."""
+#: A chart's embedded specification, whatever the order of the script tag's attributes (the page
+#: writer puts ``class`` before ``type``; a hand-written page may not).
+CHART_SPEC = re.compile(r'<script\b(?=[^>]*\bclass="chart-spec")(?=[^>]*\btype="application/json")[^>]*>(.*?)</script>', re.S)
+
+
+def chart_tables(page: str, problems: list[str] | None = None) -> list[Table]:
+    """Every chart's embedded data in a page, one table per dataset. A specification that is not
+    JSON is listed in ``problems`` (its data cannot be checked, so the page cannot pass)."""
     tables = []
-    for n, m in enumerate(re.finditer(r'<script type="application/json" class="chart-spec"[^>]*>(.*?)</script>', page, re.S)):
+    for n, m in enumerate(CHART_SPEC.finditer(page)):
         try:
             spec = json.loads(m.group(1).replace("<\\/", "</"))
-        except json.JSONDecodeError:
+        except json.JSONDecodeError as exc:
+            if problems is not None:
+                problems.append(f"chart {n + 1}: its data could not be read to check it ({exc.msg})")
             continue
         datasets = dict(spec.get("datasets") or {})
 
@@ -251,8 +259,16 @@ def attack_pair(a: Table, b: Table, threshold: int) -> list[str]:
     return findings
 
 
+def _whole(x: float) -> bool:
+    return abs(x - round(x)) < 1e-9
+
+
 def attack_chart_against_table(chart: Table, table: Table) -> list[str]:
-    """A chart record with the same keys as a table row showing that row's hidden (or a different) figure."""
+    """A chart record with the same keys as a table row showing that row's hidden (or a different) figure.
+
+    Only a chart record that is the table row's own cell is compared: where a chart has several
+    records for one table key (another dimension the table does not have, such as the month of a
+    trend), each is a different figure from the table's, and none is compared."""
     findings = []
     shared = [c for c in chart.columns if c in table.columns]
     keys = [c for c in shared if table.columns.index(c) in _key_columns(table)]
@@ -262,16 +278,26 @@ def attack_chart_against_table(chart: Table, table: Table) -> list[str]:
     index = {}
     for row in table.rows:
         index.setdefault(tuple(row[table.columns.index(k)] for k in keys), []).append(row)
+    hiding = {c for c in values if any(row[table.columns.index(c)] is HIDDEN for row in table.rows)}
+    per_key: dict[tuple, int] = {}
+    for rec in chart.rows:
+        key = tuple(rec[chart.columns.index(k)] for k in keys)
+        per_key[key] = per_key.get(key, 0) + 1
     for rec in chart.rows:
         key = tuple(rec[chart.columns.index(k)] for k in keys)
         matches = index.get(key, [])
-        if len(matches) != 1:
+        if len(matches) != 1 or per_key[key] != 1:
             continue
         for c in values:
             shown, published = rec[chart.columns.index(c)], matches[0][table.columns.index(c)]
             if _is_num(shown) and published is HIDDEN:
                 findings.append(f"{chart.name} shows '{c}' = {shown:g} for {key} where {table.name} hides it")
-            elif _is_num(shown) and _is_num(published) and abs(shown - published) > 1e-6 * max(1, abs(published)):
+            elif (_is_num(shown) and _is_num(published) and _whole(shown) and _whole(published)
+                  and c in hiding and abs(shown - published) > 1e-6 * max(1, abs(published))):
+                # two different counts for one cell of a column that hides others. A chart's
+                # unrounded estimate (a forecast) beside the table's rounded one is not a count, and
+                # where the table hides nothing in the column, a different figure is another
+                # measure of the same name (12 months to the month against the month alone)
                 findings.append(f"{chart.name} shows '{c}' = {shown:g} for {key} where {table.name} shows {published:g} "
                                 "(the difference between them can reveal a hidden count)")
     return findings
@@ -326,8 +352,8 @@ def audit_report(report_dir: Path, page_path: Path | None, threshold: int) -> li
     report_dir = Path(report_dir)
     tables = [read_csv_table(p) for p in sorted((report_dir / "tables").glob("*.csv"))]
     page = page_path.read_text(encoding="utf-8") if page_path is not None and Path(page_path).is_file() else ""
-    charts = chart_tables(page) if page else []
     findings: list[str] = []
+    charts = chart_tables(page, findings) if page else []
     for t in tables:
         findings += attack_totals(t, threshold)
         findings += attack_rates(t, threshold)
