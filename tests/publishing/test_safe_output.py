@@ -119,3 +119,13 @@ def test_publish_guard_flags_a_formula_in_a_table(tmp_path):
     (month / "r" / "tables" / "t.csv").write_text("name,n\n=1+1,3\n", encoding="utf-8")
     findings = publish.guard_build(month, publish.Identifiers(), {})
     assert [(f.where, f.kind) for f in findings] == [("r/tables/t.csv", "spreadsheet formula")]
+
+
+def test_published_numbers_without_binary_noise(tmp_path):
+    # by hand: 0.3 * 0.2 = 0.059999999999999984 in binary floating point; 0.1 + 0.2 = 0.30000000000000004
+    df = pd.DataFrame({"share": [0.3 * 0.2, 0.1 + 0.2, 1 / 3], "cost": [10374196.559999999, 11624099.76, 250.0],
+                       "fte": [165.50879226558988, 2.5, 0.0], "n": [3, 40, 120]})
+    path = tmp_path / "t.csv"
+    safe_output.write_csv(df, path)
+    assert path.read_text(encoding="utf-8").splitlines() == [
+        "share,cost,fte,n", "0.06,10374196.56,165.508792266,3", "0.3,11624099.76,2.5,40", "0.333333333333,250,0,120"]
