@@ -120,3 +120,22 @@ def test_killed_kernel_fails_its_notebook_and_keeps_the_executed_notebook(tmp_pa
     kept = list((tmp_path / "project" / "reports" / "logs").glob("failed-2026-10-killed-*.ipynb"))
     assert len(kept) == 1 and "os.kill" in kept[0].read_text(encoding="utf-8")
     assert not (tmp_path / "project" / "reports" / "2026-10").exists()
+
+
+def test_notebook_imports_parse_one_thread_at_a_time(tmp_path, monkeypatch):
+    # ast.parse is not thread-safe in CPython 3.11 ("AST constructor recursion depth mismatch",
+    # seen once when two notebooks' threads started together): parsing waits for the lock.
+    import threading
+
+    nb = _notebook(tmp_path / "a.ipynb", ["import json"])
+    lock = threading.Lock()
+    monkeypatch.setattr(kernels, "AST_LOCK", lock)
+    result: list[list[str]] = []
+    lock.acquire()
+    thread = threading.Thread(target=lambda: result.append(kernels.notebook_imports([nb])))
+    thread.start()
+    thread.join(0.3)
+    assert thread.is_alive() and not result      # waiting for the lock
+    lock.release()
+    thread.join(5)
+    assert result == [["json"]]

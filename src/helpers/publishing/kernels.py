@@ -72,6 +72,12 @@ def available() -> bool:
             and os.environ.get(ENV_SWITCH, "fork").strip().lower() not in ("fresh", "off", "0", "no"))
 
 
+#: ``ast.parse`` is not thread-safe in CPython 3.11: two threads parsing at once can fail with
+#: "SystemError: AST constructor recursion depth mismatch" (seen once in a test run, where two
+#: notebooks' threads read their imports together). The publishing run's threads parse one at a time.
+AST_LOCK = threading.Lock()
+
+
 def notebook_imports(notebooks: list[Path]) -> list[str]:
     """Absolute module names imported by the notebooks' code cells (``import a.b``, ``from a.b
     import c``: ``a.b``; ``from a import b``: also ``a.b``, which may be a module), in the
@@ -87,7 +93,8 @@ def notebook_imports(notebooks: list[Path]) -> list[str]:
                 continue
             source = cell.get("source", "")
             try:
-                tree = ast.parse("".join(source) if isinstance(source, list) else source)
+                with AST_LOCK:
+                    tree = ast.parse("".join(source) if isinstance(source, list) else source)
             except SyntaxError:
                 continue
             for node in ast.walk(tree):
