@@ -852,11 +852,12 @@ def move_headline_first(page: str) -> str:
 _EXPORTER: list[Any] = []
 _RENDER_LOCK = threading.Lock()  # the exporter renders one notebook at a time
 
-#: Held while a thread of the publishing run (the guard's, one per running notebook, the main one
-#: rendering pages) first imports papermill, jupyter_client or nbconvert. When two threads import
-#: the same package at once, Python can hand one of them a partially initialised module (seen:
-#: "cannot import name 'AsyncKernelManager' from partially initialized module
-#: 'jupyter_client.manager'", failing a notebook before it started).
+#: Held while a thread of the publishing run imports papermill, jupyter_client or nbconvert. When
+#: two threads import the same package at once, Python can hand one of them a partially
+#: initialised module (seen: "cannot import name 'AsyncKernelManager' from partially initialized
+#: module 'jupyter_client.manager'", failing a notebook before it started). :func:`publish`
+#: imports papermill and the kernel manager in its main thread before any other thread starts;
+#: the later calls (a notebook's thread, the first page's rendering) are then no-ops or nbconvert.
 IMPORT_LOCK = threading.RLock()
 
 

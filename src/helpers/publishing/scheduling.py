@@ -344,7 +344,6 @@ def run_scheduled(reports: list[str], start: Callable[[str], dict[str, Any]],
         log(f"  running {len(reports)} notebooks, {plan.describe()}")
     pending = list(reports)
     running: dict[str, Any] = {}
-    finished: set[str] = set()
     executed: set[str] = set()  # notebooks that ran without error (their pages may not be rendered yet)
     blocks: dict[str, list[str]] = {}
     failures: dict[str, BaseException] = {}
@@ -413,7 +412,6 @@ def run_scheduled(reports: list[str], start: Callable[[str], dict[str, Any]],
                     continue
                 try:
                     lines += finish(name, future.result())
-                    finished.add(name)
                 except BaseException as exc:  # noqa: BLE001 - re-raised below, after the others stopped
                     failures[name] = exc
                     lines.append(f"  {name}: failed")
